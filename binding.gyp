@@ -1,0 +1,21 @@
+{
+  "targets": [
+    {
+      "target_name": "v2v_nbd",
+      "sources": [
+        "native/addon.cc",
+        "native/errors.cc",
+        "native/nbd-handle.cc",
+        "native/copier.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(pkg-config --cflags-only-I libnbd)"
+      ],
+      "libraries": ["<!@(pkg-config --libs libnbd)", "-lpthread"],
+      "defines": ["NAPI_VERSION=9", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags": ["-fvisibility=hidden", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["-fvisibility=hidden", "-O2", "-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    }
+  ]
+}

@@ -1,0 +1,68 @@
+// Module entry: the list of everything JavaScript can call, and the
+// environment cleanup hook that closes what a terminated worker left open.
+#include <libnbd.h>
+#include <napi.h>
+
+#include "addon.h"
+#include "copier.h"
+#include "nbd-handle.h"
+
+namespace {
+
+void Cleanup(void *arg) {
+  Addon *addon = static_cast<Addon *>(arg);
+  addon->tearingDown = true;
+  // Copiers first: cancelling joins their threads, which close their handles
+  // and so kill any server subprocess they started.
+  std::set<Copier *> copiers(addon->copiers);
+  for (Copier *c : copiers) c->Shutdown();
+  std::set<NbdHandle *> handles(addon->handles);
+  for (NbdHandle *h : handles) h->CloseHandle(true);
+}
+
+Napi::Value Initialize(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    Napi::TypeError::New(env, "initialize: expected { NbdError }").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Value ctor = info[0].As<Napi::Object>().Get("NbdError");
+  if (!ctor.IsFunction()) {
+    Napi::TypeError::New(env, "initialize: NbdError must be a class").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Addon::Get(env)->nbdErrorCtor = Napi::Persistent(ctor.As<Napi::Function>());
+  return env.Undefined();
+}
+
+Napi::Value Stats(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  Addon *addon = Addon::Get(env);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("handles", Napi::Number::New(env, (double)addon->handles.size()));
+  o.Set("copiers", Napi::Number::New(env, (double)addon->copiers.size()));
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  Addon *addon = new Addon;
+  env.SetInstanceData<Addon>(addon);  // deleted by node-addon-api at teardown
+  env.AddCleanupHook(Cleanup, addon);
+  Napi::Function handle = NbdHandle::Init(env);
+  Napi::Function copier = Copier::Init(env);
+  addon->nbdHandleCtor = Napi::Persistent(handle);
+  addon->copierCtor = Napi::Persistent(copier);
+  exports.Set("NbdHandle", handle);
+  exports.Set("Copier", copier);
+  exports.Set("initialize", Napi::Function::New(env, Initialize));
+  exports.Set("stats", Napi::Function::New(env, Stats));
+  if (struct nbd_handle *h = nbd_create()) {
+    exports.Set("libnbdVersion", Napi::String::New(env, nbd_get_version(h)));
+    nbd_close(h);
+  }
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(v2v_nbd, Init)

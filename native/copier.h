@@ -1,0 +1,96 @@
+// Copier: the copy's hot path, in native threads. JS hands over the plan's
+// parameters (endpoints, connections, requests, request size, what the target
+// holds) and then only reads progress counters on a timer and may cancel; no
+// JS thread blocks and nothing per byte or per request crosses into JS.
+//
+// One controller thread connects the endpoints, decides multi-conn, and runs
+// one copy thread per connection pair. Each copy thread owns one source and
+// one target connection, a fixed pool of request buffers (memory is bounded by
+// connections x requests x request size whatever the disk size), takes the
+// next work range from a shared counter, asks the source for extents (holes
+// and zero extents are never read), and keeps up to `requests` commands in
+// flight with libnbd's nbd_aio_* calls, waiting in poll(2) on both sockets and
+// on an eventfd that cancel() signals.
+#pragma once
+
+#include <napi.h>
+#include <libnbd.h>
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "addon.h"
+
+struct EndpointSpec {
+  enum Kind { NBD_URI, NBD_SYSTEMD, NBD_COMMAND, FILE, NULLDEV } kind = NULLDEV;
+  std::string name;  // shown in errors: "source nbd+unix:///?socket=..."
+  std::string uri;
+  std::vector<std::string> argv;
+  std::string path;
+};
+
+struct CopyConfig {
+  EndpointSpec src, dst;
+  unsigned connections = 1;
+  unsigned requests = 16;
+  uint32_t requestSize = 256 * 1024;
+  uint64_t rangeSize = 128ull << 20;  // must be a multiple of requestSize
+  uint32_t sparse = 4096;             // zero-detection granularity, 0 = off
+  bool targetIsZero = false;
+  bool allocated = false;  // never punch holes: zero with NO_HOLE
+  bool extents = true;
+  bool flush = false;
+  unsigned retries = 0;
+  int socketBuffer = 4 << 20;
+};
+
+struct Conn;
+struct CopyThread;
+
+class Copier : public Napi::ObjectWrap<Copier> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit Copier(const Napi::CallbackInfo &info);
+  ~Copier() override;
+
+  // Stop everything and wait for the threads. Safe to call more than once.
+  void Shutdown();
+
+  // Shared state read and written by the copy threads.
+  CopyConfig cfg;
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> nextRange{0};
+  std::atomic<uint64_t> bytesDone{0}, bytesData{0}, bytesZeroed{0}, bytesSkipped{0};
+  std::atomic<uint64_t> retriesUsed{0}, extentFailures{0};
+  uint64_t size = 0;
+  bool dstZero = false, dstCanZero = false, srcExtents = false;
+  uint32_t dstPreferred = 0;
+  int cancelFd = -1;
+  uint8_t *zeroBuf = nullptr;
+
+  void Fail(NbdFailure f);
+  bool Cancelled() const { return stop.load(std::memory_order_relaxed); }
+
+ private:
+  Napi::Value Start(const Napi::CallbackInfo &info);
+  Napi::Value Progress(const Napi::CallbackInfo &info);
+  Napi::Value Cancel(const Napi::CallbackInfo &info);
+
+  void Run();  // the controller thread
+  bool OpenAll();
+  void Finish();
+
+  std::mutex mu_;
+  NbdFailure failure_;
+  bool cancelled_ = false;
+  std::thread controller_;
+  bool started_ = false, joined_ = false;
+  Napi::ThreadSafeFunction tsfn_;
+  Napi::Promise::Deferred *deferred_ = nullptr;
+  std::vector<Conn *> srcs_, dsts_;
+  unsigned connsUsed_ = 0;
+  Napi::Env env_;
+};

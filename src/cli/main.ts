@@ -1,0 +1,81 @@
+// The `v2v` command: subcommands for each step (copy, ...). Errors end as one
+// line on stderr, "v2v: STEP: what failed", and exit status 1. The first
+// Ctrl-C cancels the job cleanly; a second one exits at once (servers were
+// started with --exit-with-parent, so they go too).
+import { Command, CommanderError, Option } from 'commander';
+import type { Piscina } from 'piscina';
+import { isAbortError, type EngineError } from '../errors.js';
+import type { LogConfig } from '../log/logger.js';
+import { copyCommand } from './copy-command.js';
+import type { CliContext } from './context.js';
+
+/** nbdcopy spells a bare progress flag "-p" / "--progress"; make it explicit. */
+function normalise(argv: string[]): string[] {
+  const out: string[] = [];
+  let rest = false;
+  for (const a of argv) {
+    if (rest) out.push(a);
+    else if (a === '--') {
+      rest = true;
+      out.push(a);
+    } else if (a === '-p' || a === '--progress') out.push('--progress=bar');
+    else out.push(a);
+  }
+  return out;
+}
+
+export function describeError(err: unknown): string {
+  const e = err as EngineError;
+  if (isAbortError(err)) return `${e.step ?? 'job'}: cancelled`;
+  const msg = err instanceof Error ? err.message : String(err);
+  const prefix = e?.step && !msg.startsWith(`${e.step}:`) ? `${e.step}: ` : '';
+  return `${prefix}${msg}`.split('\n')[0]!;
+}
+
+export async function main(argv: string[], opts: { signal?: AbortSignal; copyPool?: Piscina } = {}): Promise<number> {
+  const ac = new AbortController();
+  opts.signal?.addEventListener('abort', () => ac.abort(opts.signal!.reason), { once: true });
+  let sigints = 0;
+  const onSigint = () => {
+    sigints++;
+    if (sigints === 1) {
+      process.stderr.write('\nv2v: interrupted, cleaning up (press Ctrl-C again to exit at once)\n');
+      ac.abort();
+    } else {
+      process.exit(1);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigint);
+  const program = new Command('v2v')
+    .description('move virtual machines to KVM')
+    .addOption(new Option('-v, --verbose', 'debug logs (JSON) on stderr'))
+    .addOption(new Option('--log-file <file>', 'append JSON logs to FILE'))
+    .addOption(new Option('--log-level <level>', 'log level').choices(['error', 'warn', 'info', 'debug', 'trace']))
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  const ctx: CliContext = {
+    get log(): LogConfig {
+      const o = program.opts<{ verbose?: boolean; logFile?: string; logLevel?: LogConfig['level'] }>();
+      const level = o.logLevel ?? (o.verbose ? 'debug' : o.logFile ? 'info' : 'silent');
+      return { level, ...(o.logFile ? { file: o.logFile } : {}) };
+    },
+    signal: ac.signal,
+    out: (t) => process.stdout.write(t),
+    ...(opts.copyPool ? { copyPool: opts.copyPool } : {}),
+  };
+  program.addCommand(copyCommand(ctx).exitOverride());
+  try {
+    await program.parseAsync(normalise(argv), { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : 1;
+    }
+    process.stderr.write(`v2v: ${describeError(err)}\n`);
+    return 1;
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigint);
+  }
+}

@@ -1,0 +1,58 @@
+// copy(): the engine's public copy of one disk, used by `v2v copy` and by
+// services that embed the engine. Validates everything before a thread
+// starts, runs the copy in a worker, and on failure or cancel removes a
+// target file it created, so no half-written file is left looking complete.
+import { rm } from 'node:fs/promises';
+import type { Piscina } from 'piscina';
+import { ConfigError } from '../errors.js';
+import { LogConfig } from '../log/logger.js';
+import type { CopyStats } from '../protocol/messages.js';
+import { createPool } from '../workers/pool.js';
+import { runCopyJob } from './copy-job.js';
+import { checkEndpoint, parseEndpoint, type Endpoint } from './endpoint.js';
+import { CopyOptions, type CopyOptionsInput } from './options.js';
+import { formatZodError } from '../util/zod.js';
+
+export interface CopyRequest {
+  source: string | string[] | Endpoint;
+  target: string | string[] | Endpoint;
+  options?: CopyOptionsInput;
+  log?: LogConfig;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  /** Run in this pool instead of a private one. */
+  pool?: Piscina;
+  jobId?: string;
+  disk?: string;
+}
+
+let jobCounter = 0;
+
+export async function copy(req: CopyRequest): Promise<CopyStats> {
+  const parsed = CopyOptions.safeParse(req.options ?? {});
+  if (!parsed.success) throw new ConfigError(`copy options: ${formatZodError(parsed.error)}`);
+  const source = typeof req.source === 'object' && !Array.isArray(req.source) ? req.source : parseEndpoint(req.source, 'source');
+  const target = typeof req.target === 'object' && !Array.isArray(req.target) ? req.target : parseEndpoint(req.target, 'target');
+  await checkEndpoint(source, 'source');
+  const { created } = await checkEndpoint(target, 'target');
+  const pool = req.pool ?? createPool('copy-worker', { maxThreads: 1 });
+  try {
+    return await runCopyJob(
+      pool,
+      {
+        jobId: req.jobId ?? `copy-${process.pid}-${++jobCounter}`,
+        disk: req.disk ?? 'disk',
+        source,
+        target,
+        options: parsed.data,
+        log: LogConfig.parse(req.log ?? {}),
+      },
+      { ...(req.signal ? { signal: req.signal } : {}), ...(req.onProgress ? { onProgress: req.onProgress } : {}) },
+    );
+  } catch (err) {
+    if (created && target.kind === 'file') await rm(target.path, { force: true });
+    throw err;
+  } finally {
+    if (!req.pool) await pool.destroy();
+  }
+}

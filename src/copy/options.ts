@@ -1,0 +1,81 @@
+// Copy options: one zod schema with the defaults, the help text beside each
+// key, strict keys. Parsed once on the coordinator and again at the worker
+// boundary.
+import os from 'node:os';
+import { z } from 'zod';
+
+export const MIN_REQUEST_SIZE = 4096; // nbdcopy's MIN_REQUEST_SIZE
+export const MAX_REQUEST_SIZE = 32 * 1024 * 1024; // the NBD protocol's limit, as nbdcopy
+const MiB = 1024 * 1024;
+
+/**
+ * Connections by default: one connection pair per two cores. On 2 cores the
+ * copier competes for CPU with both NBD servers, and one connection with a
+ * deep queue was measured faster than nbdcopy's several (REFERENCE.md,
+ * docs/ARCHITECTURE.md).
+ */
+export function defaultConnections(cpus = os.availableParallelism()): number {
+  return Math.max(1, Math.min(4, Math.floor(cpus / 2)));
+}
+
+const powerOfTwo = (n: number) => (n & (n - 1)) === 0;
+
+export const CopyOptions = z
+  .strictObject({
+    connections: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(() => defaultConnections())
+      .describe('maximum NBD connections per side (multi-conn) (default: 1 per 2 cores, at most 4)'),
+    requests: z.number().int().min(1).max(1024).default(32).describe('requests in flight per connection (default: 32)'),
+    requestSize: z
+      .number()
+      .int()
+      .min(MIN_REQUEST_SIZE)
+      .max(MAX_REQUEST_SIZE)
+      .refine(powerOfTwo, 'must be a power of two')
+      .default(256 * 1024)
+      .describe('largest read or write request in bytes (default: 256 KiB)'),
+    rangeSize: z
+      .number()
+      .int()
+      .min(MIN_REQUEST_SIZE)
+      .max(1024 * MiB)
+      .default(128 * MiB)
+      .describe('unit of work handed to a connection, with one block-status query (default: 128 MiB)'),
+    sparse: z
+      .number()
+      .int()
+      .min(0)
+      .default(4096)
+      .describe('detect all-zero blocks of this size and write them as zeroes or holes; 0 = off (default: 4096)'),
+    targetIsZero: z.boolean().default(false).describe('assume the target reads as zero already'),
+    allocated: z.boolean().default(false).describe('never punch holes in the target'),
+    extents: z.boolean().default(true).describe("use the source's extents to skip holes (default: true)"),
+    flush: z.boolean().default(true).describe('flush the target at the end (default: true)'),
+    retries: z.number().int().min(0).max(100).default(0).describe('retry a failed read or write this many times (default: 0)'),
+    socketBuffer: z
+      .number()
+      .int()
+      .min(0)
+      .max(64 * MiB)
+      .default(4 * MiB)
+      .describe('SO_SNDBUF/SO_RCVBUF of each NBD socket in bytes; 0 = system default (default: 4 MiB)'),
+  })
+  .superRefine((o, ctx) => {
+    if (o.rangeSize % o.requestSize !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['rangeSize'], message: `must be a multiple of requestSize (${o.requestSize})` });
+    }
+    if (o.sparse !== 0 && (o.sparse < 512 || !powerOfTwo(o.sparse) || o.requestSize % o.sparse !== 0)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sparse'],
+        message: `must be 0 or a power of two from 512 that divides requestSize (${o.requestSize})`,
+      });
+    }
+  });
+
+export type CopyOptionsInput = z.input<typeof CopyOptions>;
+export type CopyOptions = z.output<typeof CopyOptions>;

@@ -1,0 +1,132 @@
+// The engine's error classes: few, each with a stable string `code`, named on
+// the prototype so the name survives minifiers and realms. Check an error's
+// kind by `code` or `name`, not instanceof (errors cross worker threads).
+import { constants } from 'node:os';
+
+export type ErrorCode =
+  | 'NBD_ERROR'
+  | 'PROCESS_ERROR'
+  | 'CONFIG_ERROR'
+  | 'USAGE_ERROR'
+  | 'STATE_ERROR'
+  | 'ABORT_ERR'
+  | 'INPUT_ERROR'
+  | 'UNKNOWN_ERROR';
+
+function setName(cls: { prototype: object }, name: string): void {
+  Object.defineProperty(cls.prototype, 'name', { value: name, writable: true, enumerable: false, configurable: true });
+}
+
+/** Base class of every error the engine raises on purpose. */
+export class EngineError extends Error {
+  readonly code: string;
+  /** Which step of the job failed ("copy", "input", ...), when known. */
+  step?: string;
+  /** Which disk the step was working on, when known. */
+  disk?: string;
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+setName(EngineError, 'EngineError');
+
+const errnoNames = new Map<number, string>(
+  Object.entries(constants.errno).map(([name, n]) => [n as number, name]),
+);
+
+/** Symbolic name of an errno value ("EIO"), or "E<number>" if unknown. */
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `E${errno}`;
+}
+
+export interface NbdErrorFields {
+  /** The libnbd (or system) call that failed, such as "nbd_aio_pread". */
+  op: string;
+  /** errno value; 0 if libnbd gave none. */
+  errno: number;
+  /** Which endpoint: "source nbd+unix:///?socket=...", "target disk.img". */
+  endpoint?: string;
+  /** Byte offset of the failed request. */
+  offset?: number;
+}
+
+/**
+ * A libnbd or I/O failure. `code` is the symbolic errno ("EIO") as in
+ * libnbd's Python binding; the message starts with the failing call.
+ */
+export class NbdError extends EngineError {
+  readonly op: string;
+  readonly errno: number;
+  readonly endpoint?: string;
+  readonly offset?: number;
+  /** libnbd's own text, without the op/endpoint/offset prefix. */
+  readonly detail: string;
+  constructor(detail: string, fields: NbdErrorFields) {
+    const where = [fields.endpoint, fields.offset !== undefined ? `offset ${fields.offset}` : undefined]
+      .filter(Boolean)
+      .join(': ');
+    super(
+      fields.errno ? errnoName(fields.errno) : 'NBD_ERROR',
+      `${fields.op}: ${where ? `${where}: ` : ''}${detail}`,
+    );
+    this.op = fields.op;
+    this.errno = fields.errno;
+    this.detail = detail;
+    if (fields.endpoint !== undefined) this.endpoint = fields.endpoint;
+    if (fields.offset !== undefined) this.offset = fields.offset;
+  }
+}
+setName(NbdError, 'NbdError');
+
+/** A subprocess (nbdkit, qemu-img, ...) failed; fields as execa's. */
+export class ProcessError extends EngineError {
+  command: string;
+  exitCode?: number;
+  signal?: string;
+  stderrTail: string;
+  constructor(message: string, fields: { command: string; exitCode?: number; signal?: string; stderrTail?: string }) {
+    super('PROCESS_ERROR', message);
+    this.command = fields.command;
+    if (fields.exitCode !== undefined) this.exitCode = fields.exitCode;
+    if (fields.signal !== undefined) this.signal = fields.signal;
+    this.stderrTail = fields.stderrTail ?? '';
+  }
+}
+setName(ProcessError, 'ProcessError');
+
+/** Bad options or a bad message: names the path, the expectation, the value. */
+export class ConfigError extends EngineError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('CONFIG_ERROR', message, options);
+  }
+}
+setName(ConfigError, 'ConfigError');
+
+/** Bad user input (a missing file, an unusable endpoint). */
+export class InputError extends EngineError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('INPUT_ERROR', message, options);
+  }
+}
+setName(InputError, 'InputError');
+
+/** A message arrived in a state that does not permit it. */
+export class StateError extends EngineError {
+  constructor(message: string) {
+    super('STATE_ERROR', message);
+  }
+}
+setName(StateError, 'StateError');
+
+/** The job was cancelled (Ctrl-C or an AbortSignal). */
+export class AbortError extends EngineError {
+  constructor(message = 'the operation was cancelled', options?: ErrorOptions) {
+    super('ABORT_ERR', message, options);
+  }
+}
+setName(AbortError, 'AbortError');
+
+export function isAbortError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ABORT_ERR';
+}

@@ -1,0 +1,114 @@
+// The only file that loads the native addon (build/Release, or build/Debug
+// when V2V_NATIVE_DEBUG is set). The addon is context-aware: each worker
+// thread that imports this gets its own instance.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { NbdError, type NbdErrorFields } from '../errors.js';
+
+export interface BlockStatusReply {
+  context: string;
+  offset: number;
+  /** Pairs of (length, flags) as the server sent them. */
+  entries: number[];
+}
+
+export interface NativeNbdHandle {
+  addMetaContext(name: string): void;
+  setExportName(name: string): void;
+  setPreadInitialize(on: boolean): void;
+  connectUri(uri: string): Promise<void>;
+  connectUnix(path: string): Promise<void>;
+  connectTcp(host: string, port: string): Promise<void>;
+  connectCommand(argv: string[]): Promise<void>;
+  connectSystemdSocketActivation(argv: string[]): Promise<void>;
+  getSize(): number;
+  getBlockSize(kind: number): number;
+  isReadOnly(): boolean;
+  canMultiConn(): boolean;
+  canZero(): boolean;
+  canFastZero(): boolean;
+  canTrim(): boolean;
+  canFlush(): boolean;
+  canFua(): boolean;
+  canMetaContext(name: string): boolean;
+  getHandleName(): string;
+  inFlight(): number;
+  pread(buf: Uint8Array, offset: number | bigint, flags?: number): Promise<void>;
+  pwrite(buf: Uint8Array, offset: number | bigint, flags?: number): Promise<void>;
+  zero(count: number | bigint, offset: number | bigint, flags?: number): Promise<void>;
+  trim(count: number | bigint, offset: number | bigint, flags?: number): Promise<void>;
+  flush(flags?: number): Promise<void>;
+  blockStatus(count: number | bigint, offset: number | bigint, flags?: number): Promise<BlockStatusReply[]>;
+  close(): void;
+}
+
+export type NativeEndpoint =
+  | { kind: 'nbd-uri'; name: string; uri: string }
+  | { kind: 'nbd-systemd'; name: string; argv: string[] }
+  | { kind: 'nbd-command'; name: string; argv: string[] }
+  | { kind: 'file'; name: string; path: string }
+  | { kind: 'null'; name: string };
+
+export interface NativeCopyConfig {
+  source: NativeEndpoint;
+  target: NativeEndpoint;
+  connections: number;
+  requests: number;
+  requestSize: number;
+  rangeSize: number;
+  sparse: number;
+  retries: number;
+  socketBuffer: number;
+  targetIsZero: boolean;
+  allocated: boolean;
+  extents: boolean;
+  flush: boolean;
+}
+
+export interface NativeCopyResult {
+  size: number;
+  connections: number;
+  bytesData: number;
+  bytesZeroed: number;
+  bytesSkipped: number;
+  retries: number;
+  extentFailures: number;
+  targetWasZero: boolean;
+  sourceExtents: boolean;
+  sparse: number;
+  seconds: number;
+}
+
+export interface NativeCopier {
+  start(): Promise<NativeCopyResult>;
+  progress(): { done: number; total: number };
+  cancel(): void;
+}
+
+interface Addon {
+  NbdHandle: new (name?: string) => NativeNbdHandle;
+  Copier: new (config: NativeCopyConfig) => NativeCopier;
+  initialize(classes: { NbdError: new (message: string, fields: NbdErrorFields) => Error }): void;
+  stats(): { handles: number; copiers: number };
+  libnbdVersion: string;
+}
+
+function locate(): string {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  // Built JS lives in dist/src/nbd, sources in src/nbd: try both roots.
+  const roots = [root, path.resolve(root, '..')];
+  const kinds = process.env.V2V_NATIVE_DEBUG ? ['Debug', 'Release'] : ['Release', 'Debug'];
+  for (const r of roots) {
+    for (const k of kinds) {
+      const p = path.join(r, 'build', k, 'v2v_nbd.node');
+      if (existsSync(p)) return p;
+    }
+  }
+  throw new Error(`the native addon v2v_nbd.node is not built: run "npm run build:native" in ${root}`);
+}
+
+const require = createRequire(import.meta.url);
+export const addon = require(locate()) as Addon;
+addon.initialize({ NbdError });

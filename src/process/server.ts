@@ -1,0 +1,161 @@
+// NBD servers as subprocesses (nbdkit, qemu-nbd) on Unix sockets in a private
+// directory. Started with an argument array (never a shell), ready when the
+// pidfile appears, stopped with SIGTERM then SIGKILL. nbdkit also gets
+// --exit-with-parent so it cannot outlive us even if we are SIGKILLed.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { ProcessError } from '../errors.js';
+
+export interface Server {
+  readonly pid: number;
+  readonly socket: string;
+  /** nbd+unix URI of the server's default export. */
+  readonly uri: string;
+  readonly command: string[];
+  /** The last lines the server wrote to stderr. */
+  stderrTail(): string;
+  /** Resolves when the process has exited (however it ended). */
+  readonly exited: Promise<void>;
+  /** SIGTERM, then SIGKILL after graceMs. Idempotent. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export function nbdUnixUri(socket: string, exportName = ''): string {
+  return `nbd+unix:///${encodeURIComponent(exportName)}?socket=${encodeURIComponent(socket)}`;
+}
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // Last resort for servers without --exit-with-parent (qemu-nbd).
+  process.on('exit', () => {
+    for (const c of live) c.kill('SIGKILL');
+  });
+}
+
+export interface StartOptions {
+  /** Directory for the socket and pidfile; must be private (0700). */
+  dir: string;
+  name: string;
+  log?: Logger;
+  /** Give up waiting for the pidfile after this long. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+async function startServer(
+  argv: string[],
+  socket: string,
+  pidfile: string,
+  opts: StartOptions,
+): Promise<Server> {
+  installExitHook();
+  // A stale pidfile would make a dead server look ready.
+  await rm(pidfile, { force: true });
+  const [cmd, ...args] = argv as [string, ...string[]];
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  live.add(child);
+  let tail = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (d: string) => {
+    tail = (tail + d).slice(-4000);
+    opts.log?.debug({ server: opts.name, stderr: d.trimEnd() }, 'server stderr');
+  });
+  let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  let spawnError: Error | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.on('error', (e) => {
+      spawnError = e;
+      live.delete(child);
+      resolve();
+    });
+    child.on('exit', (code, signal) => {
+      exitInfo = { code, signal };
+      live.delete(child);
+      resolve();
+    });
+  });
+  const stderrTail = () => tail.split('\n').filter(Boolean).slice(-5).join('\n');
+  let stopping: Promise<void> | undefined;
+  const stop = (graceMs = 3000): Promise<void> => {
+    stopping ??= (async () => {
+      if (exitInfo || spawnError) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(t);
+    })();
+    return stopping;
+  };
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  while (!existsSync(pidfile)) {
+    if (spawnError) {
+      throw new ProcessError(`${opts.name}: cannot run ${cmd}: ${spawnError.message}`, { command: argv.join(' ') });
+    }
+    if (exitInfo) {
+      throw new ProcessError(
+        `${opts.name}: ${cmd} exited (${exitInfo.signal ?? `status ${exitInfo.code}`}) before it was ready: ${stderrTail() || 'no message'}`,
+        { command: argv.join(' '), stderrTail: stderrTail(), ...(exitInfo.code !== null ? { exitCode: exitInfo.code } : {}) },
+      );
+    }
+    if (opts.signal?.aborted || Date.now() > deadline) {
+      await stop(500);
+      throw new ProcessError(`${opts.name}: ${cmd} was not ready in time`, { command: argv.join(' ') });
+    }
+    await sleep(10);
+  }
+  opts.log?.debug({ server: opts.name, pid: child.pid, argv }, 'server started');
+  return { pid: child.pid!, socket, uri: nbdUnixUri(socket), command: argv, stderrTail, exited, stop };
+}
+
+/**
+ * Start nbdkit serving `pluginArgs` (plugin, its parameters, filters as
+ * "--filter=NAME" before the plugin) on DIR/NAME.sock.
+ */
+export function startNbdkit(pluginArgs: string[], opts: StartOptions & { readonly?: boolean; threads?: number }): Promise<Server> {
+  const socket = path.join(opts.dir, `${opts.name}.sock`);
+  const pidfile = path.join(opts.dir, `${opts.name}.pid`);
+  const argv = [
+    'nbdkit',
+    '--exit-with-parent',
+    '--foreground',
+    '--pidfile',
+    pidfile,
+    '--unix',
+    socket,
+    ...(opts.readonly ? ['--readonly'] : []),
+    ...(opts.threads ? ['--threads', String(opts.threads)] : []),
+    ...pluginArgs,
+  ];
+  return startServer(argv, socket, pidfile, opts);
+}
+
+/** Start qemu-nbd over FILE; `snapshot` (-s) keeps the file unmodified. */
+export function startQemuNbd(
+  file: string,
+  opts: StartOptions & { format?: string; snapshot?: boolean; readonly?: boolean; shared?: number },
+): Promise<Server> {
+  const socket = path.join(opts.dir, `${opts.name}.sock`);
+  const pidfile = path.join(opts.dir, `${opts.name}.pid`);
+  const argv = [
+    'qemu-nbd',
+    '-t',
+    `--shared=${opts.shared ?? 0}`,
+    '--discard=unmap',
+    '--socket',
+    socket,
+    '--pid-file',
+    pidfile,
+    ...(opts.format ? ['--format', opts.format] : []),
+    ...(opts.snapshot ? ['-s'] : []),
+    ...(opts.readonly ? ['-r'] : []),
+    file,
+  ];
+  return startServer(argv, socket, pidfile, opts);
+}

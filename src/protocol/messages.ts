@@ -1,0 +1,68 @@
+// The one catalogue of messages that cross a thread boundary, one zod
+// discriminated union per direction. Parsed only at the boundary: the worker
+// parses what it is given, the coordinator parses what comes back.
+import { MessagePort } from 'node:worker_threads';
+import { z } from 'zod';
+import { CopyOptions } from '../copy/options.js';
+import { Endpoint } from '../copy/endpoint.js';
+import { LogConfig } from '../log/logger.js';
+import { WireError, toWireError } from './wire-error.js';
+
+export const JobId = z.string().min(1).max(200);
+
+// ---------------------------------------------------------------- copy actor
+
+/** The task handed to a copy worker (piscina task payload). */
+export const CopyStart = z.strictObject({
+  type: z.literal('copy.start'),
+  jobId: JobId,
+  disk: z.string(),
+  source: Endpoint,
+  target: Endpoint,
+  options: CopyOptions,
+  log: LogConfig,
+  progressIntervalMs: z.number().int().min(10).max(10_000).default(100),
+  /** The worker's end of a MessageChannel for progress and cancel. */
+  port: z.custom<MessagePort>((v) => v instanceof MessagePort, 'expected a MessagePort'),
+});
+export type CopyStart = z.input<typeof CopyStart>;
+
+/** Coordinator -> copy worker, over the task's port. */
+export const CopyCancel = z.strictObject({ type: z.literal('copy.cancel'), jobId: JobId });
+export const ToCopyWorker = z.discriminatedUnion('type', [CopyCancel]);
+export type ToCopyWorker = z.infer<typeof ToCopyWorker>;
+
+export const CopyStats = z.strictObject({
+  size: z.number(),
+  connections: z.number().int(),
+  bytesData: z.number(),
+  bytesZeroed: z.number(),
+  bytesSkipped: z.number(),
+  retries: z.number().int(),
+  extentFailures: z.number().int(),
+  targetWasZero: z.boolean(),
+  sourceExtents: z.boolean(),
+  sparse: z.number().int(),
+  seconds: z.number(),
+});
+export type CopyStats = z.infer<typeof CopyStats>;
+
+export const CopyProgress = z.strictObject({
+  type: z.literal('copy.progress'),
+  jobId: JobId,
+  done: z.number(),
+  total: z.number(),
+});
+export const CopyDone = z.strictObject({ type: z.literal('copy.done'), jobId: JobId, stats: CopyStats });
+export const CopyFailed = z.strictObject({ type: z.literal('copy.failed'), jobId: JobId, error: WireError });
+export const FromCopyWorker = z.discriminatedUnion('type', [CopyProgress, CopyDone, CopyFailed]);
+export type CopyProgress = z.infer<typeof CopyProgress>;
+export type CopyDone = z.infer<typeof CopyDone>;
+export type CopyFailed = z.infer<typeof CopyFailed>;
+export type FromCopyWorker = z.infer<typeof FromCopyWorker>;
+
+export const copyFailed = (jobId: string, err: unknown): CopyFailed => ({
+  type: 'copy.failed',
+  jobId,
+  error: toWireError(err),
+});

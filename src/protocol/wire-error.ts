@@ -1,0 +1,121 @@
+// Errors crossing a thread boundary: postMessage keeps only message and stack
+// of an Error and drops its class and fields, so errors travel as this
+// explicit plain object and are rebuilt on the other side.
+import { z } from 'zod';
+import {
+  AbortError,
+  ConfigError,
+  EngineError,
+  InputError,
+  NbdError,
+  ProcessError,
+  StateError,
+} from '../errors.js';
+
+export interface WireError {
+  name: string;
+  code: string;
+  message: string;
+  detail?: string | undefined;
+  op?: string | undefined;
+  errno?: number | undefined;
+  endpoint?: string | undefined;
+  offset?: number | undefined;
+  step?: string | undefined;
+  disk?: string | undefined;
+  command?: string | undefined;
+  exitCode?: number | undefined;
+  stderrTail?: string | undefined;
+  stack?: string | undefined;
+  cause?: WireError | undefined;
+}
+
+export const WireError: z.ZodType<WireError> = z.lazy(() =>
+  z.object({
+    name: z.string(),
+    code: z.string(),
+    message: z.string(),
+    detail: z.string().optional(),
+    op: z.string().optional(),
+    errno: z.number().int().optional(),
+    endpoint: z.string().optional(),
+    offset: z.number().optional(),
+    step: z.string().optional(),
+    disk: z.string().optional(),
+    command: z.string().optional(),
+    exitCode: z.number().int().optional(),
+    stderrTail: z.string().optional(),
+    stack: z.string().optional(),
+    cause: WireError.optional(),
+  }),
+);
+
+export function toWireError(err: unknown, depth = 0): WireError {
+  if (!(err instanceof Error)) {
+    return { name: 'Error', code: 'UNKNOWN_ERROR', message: String(err) };
+  }
+  const e = err as Error & Partial<NbdError & ProcessError & EngineError>;
+  const out: WireError = {
+    name: e.name,
+    code: typeof e.code === 'string' ? e.code : 'UNKNOWN_ERROR',
+    message: e.message,
+    stack: e.stack,
+  };
+  if (e.name === 'NbdError') {
+    out.detail = e.detail;
+    out.op = e.op;
+    out.errno = e.errno;
+    out.endpoint = e.endpoint;
+    out.offset = e.offset;
+  }
+  if (e.name === 'ProcessError') {
+    out.command = e.command;
+    out.exitCode = e.exitCode;
+    out.stderrTail = e.stderrTail;
+  }
+  if (e.step !== undefined) out.step = e.step;
+  if (e.disk !== undefined) out.disk = e.disk;
+  if (e.cause !== undefined && depth < 4) out.cause = toWireError(e.cause, depth + 1);
+  return out;
+}
+
+export function fromWireError(w: WireError): Error {
+  let err: Error;
+  const cause = w.cause ? { cause: fromWireError(w.cause) } : undefined;
+  switch (w.name) {
+    case 'NbdError':
+      err = new NbdError(w.detail ?? w.message, {
+        op: w.op ?? 'unknown',
+        errno: w.errno ?? 0,
+        ...(w.endpoint !== undefined ? { endpoint: w.endpoint } : {}),
+        ...(w.offset !== undefined ? { offset: w.offset } : {}),
+      });
+      break;
+    case 'ProcessError':
+      err = new ProcessError(w.message, {
+        command: w.command ?? '',
+        ...(w.exitCode !== undefined ? { exitCode: w.exitCode } : {}),
+        ...(w.stderrTail !== undefined ? { stderrTail: w.stderrTail } : {}),
+      });
+      break;
+    case 'AbortError':
+      err = new AbortError(w.message, cause);
+      break;
+    case 'ConfigError':
+      err = new ConfigError(w.message, cause);
+      break;
+    case 'InputError':
+      err = new InputError(w.message, cause);
+      break;
+    case 'StateError':
+      err = new StateError(w.message);
+      break;
+    default:
+      err = new EngineError(w.code, w.message, cause);
+      Object.defineProperty(err, 'name', { value: w.name, enumerable: false, configurable: true, writable: true });
+  }
+  if (w.stack) err.stack = w.stack;
+  if (w.step !== undefined) (err as EngineError).step = w.step;
+  if (w.disk !== undefined) (err as EngineError).disk = w.disk;
+  return err;
+}

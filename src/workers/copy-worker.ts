@@ -1,0 +1,61 @@
+// The copy actor: one piscina task per disk copy. It owns a native Copier,
+// posts progress over the task's port on a timer, cancels on request, and
+// always returns a message (never throws across the thread boundary).
+import { threadId } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { addon } from '../nbd/binding.js';
+import { actorLogger, createLogger } from '../log/logger.js';
+import {
+  CopyStart,
+  ToCopyWorker,
+  copyFailed,
+  type CopyDone,
+  type CopyFailed,
+  type CopyProgress,
+} from '../protocol/messages.js';
+
+export default async function copyTask(raw: unknown): Promise<CopyDone | CopyFailed> {
+  let jobId = 'unknown';
+  let log: Logger | undefined;
+  try {
+    const task = CopyStart.parse(raw);
+    jobId = task.jobId;
+    const port = task.port;
+    log = actorLogger(createLogger(task.log), { actor: 'copy', step: 'copy', disk: task.disk, jobId }).child({
+      thread: threadId,
+    });
+    const o = task.options;
+    const copier = new addon.Copier({ source: task.source, target: task.target, ...o });
+    log.info({ source: task.source.name, target: task.target.name, options: o }, 'copy starting');
+    port.on('message', (m: unknown) => {
+      const msg = ToCopyWorker.safeParse(m);
+      if (!msg.success) {
+        log?.warn({ message: m }, 'ignored a malformed message');
+        return;
+      }
+      log?.info('cancel requested');
+      copier.cancel();
+    });
+    let last = -1;
+    const post = () => {
+      const p = copier.progress();
+      if (p.done === last) return;
+      last = p.done;
+      const msg: CopyProgress = { type: 'copy.progress', jobId, done: p.done, total: p.total };
+      port.postMessage(msg);
+    };
+    const timer = setInterval(post, task.progressIntervalMs);
+    try {
+      const stats = await copier.start();
+      post();
+      log.info({ stats, mbPerSec: Math.round(stats.size / 1e6 / Math.max(stats.seconds, 1e-6)) }, 'copy finished');
+      return { type: 'copy.done', jobId, stats };
+    } finally {
+      clearInterval(timer);
+      port.close();
+    }
+  } catch (err) {
+    log?.error({ err }, 'copy failed');
+    return copyFailed(jobId, err);
+  }
+}

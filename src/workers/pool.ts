@@ -1,0 +1,33 @@
+// How worker files load, settled once (test/native/010-load.test.ts): the
+// built CLI runs dist/**/*.js workers as they are; under vitest this module is
+// a .ts file, and its workers are .ts files loaded through tsx's loader.
+import { Piscina } from 'piscina';
+
+export function workerFile(name: string): { filename: string; execArgv: string[] } {
+  const isTs = import.meta.url.endsWith('.ts');
+  return {
+    filename: new URL(`./${name}.${isTs ? 'ts' : 'js'}`, import.meta.url).href,
+    execArgv: isTs ? ['--import', 'tsx'] : [],
+  };
+}
+
+export interface PoolOptions {
+  maxThreads?: number;
+  /** Threads started at once, so their start-up overlaps other work. */
+  minThreads?: number;
+}
+
+/** A pool of one kind of worker; each task runs alone in its thread. */
+export function createPool(name: string, opts: PoolOptions = {}): Piscina {
+  const { filename, execArgv } = workerFile(name);
+  return new Piscina({
+    filename,
+    execArgv,
+    minThreads: opts.minThreads ?? 0,
+    maxThreads: opts.maxThreads ?? 4,
+    concurrentTasksPerWorker: 1,
+    idleTimeout: 1000,
+    // Node 20's workers share stdout/stderr with the main thread; piscina
+    // flushes them before it posts a result.
+  });
+}
