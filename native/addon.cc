@@ -1,5 +1,6 @@
 // Module entry: the list of everything JavaScript can call, and the
 // environment cleanup hook that closes what a terminated worker left open.
+#include <fcntl.h>
 #include <libnbd.h>
 #include <napi.h>
 
@@ -44,7 +45,20 @@ Napi::Value Stats(const Napi::CallbackInfo &info) {
   return o;
 }
 
+// Node marks its stdio descriptors close-on-exec (seen on Node 20). libnbd's
+// nbd_connect_systemd_socket_activation and nbd_connect_command fork and exec
+// the server without touching 0-2, so the server started with no stderr and
+// nbdkit exits at once ("fcntl(2): EBADF"). Give such children the usual Unix
+// stdio, as a C program like nbdcopy has.
+void InheritStdio() {
+  for (int fd = 0; fd <= 2; fd++) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags != -1 && (flags & FD_CLOEXEC)) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+  }
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InheritStdio();
   Addon *addon = new Addon;
   env.SetInstanceData<Addon>(addon);  // deleted by node-addon-api at teardown
   env.AddCleanupHook(Cleanup, addon);

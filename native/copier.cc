@@ -897,10 +897,11 @@ bool Copier::OpenAll() {
   }
   if (s0->isNbd() && (cfg.src.kind != EndpointSpec::NBD_URI || nbd_can_multi_conn(s0->h) != 1)) conns = 1;
   if (cfg.targetIsZero) dstZero = true;
+  if (cfg.allocated) dstZero = false;  // every byte of the target gets written
 
   // Probe whether an NBD target already reads as zero over the source's size
   // (a fresh disk, an nbdkit memory disk): then zeroes need not be written.
-  if (!dstZero && d0->isNbd() && size > 0 && nbd_can_meta_context(d0->h, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1) {
+  if (!dstZero && !cfg.allocated && d0->isNbd() && size > 0 && nbd_can_meta_context(d0->h, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1) {
     uint64_t pos = 0;
     bool allZero = true;
     for (int i = 0; i < 64 && pos < size && allZero; i++) {

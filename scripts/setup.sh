@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Set up a new Debian 12 machine for v2v-engine: system packages (apt-get),
+# npm ci, and the build (native addon + TypeScript). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential pkg-config python3 # node-gyp
+  libnbd-dev libnbd-bin              # libnbd for the addon; nbdcopy, nbdinfo (peers in tests and bench)
+  nbdkit                             # NBD servers: file, memory, cow, error, delay, ...
+  qemu-utils                         # qemu-img, qemu-nbd, qemu-io
+  time                               # GNU time: peak RSS in the benchmark
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+npm ci --no-audit --no-fund
+npm run build

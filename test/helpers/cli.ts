@@ -1,0 +1,36 @@
+// Run the built `v2v` command as a user would (npm test builds it first).
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const v2vBin = path.join(repoRoot, 'bin', 'v2v.js');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Contents written to extra fds (index 3, ...). */
+  extra: string[];
+}
+
+export function runCli(
+  args: string[],
+  opts: { extraFds?: number; onSpawn?: (pid: number) => void; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
+  const extraFds = opts.extraFds ?? 0;
+  const stdio: ('pipe' | 'ignore')[] = ['ignore', 'pipe', 'pipe', ...Array<'pipe'>(extraFds).fill('pipe')];
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, [v2vBin, ...args], { stdio, env: { ...process.env, ...opts.env } });
+    const out = { stdout: '', stderr: '', extra: Array<string>(extraFds).fill('') };
+    c.stdout!.on('data', (d: Buffer) => (out.stdout += d.toString()));
+    c.stderr!.on('data', (d: Buffer) => (out.stderr += d.toString()));
+    for (let i = 0; i < extraFds; i++) {
+      (c.stdio[3 + i] as NodeJS.ReadableStream).on('data', (d: Buffer) => (out.extra[i] += d.toString()));
+    }
+    c.on('error', reject);
+    c.on('spawn', () => opts.onSpawn?.(c.pid!));
+    c.on('close', (code, signal) => resolve({ code, signal, ...out }));
+  });
+}

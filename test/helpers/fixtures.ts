@@ -1,0 +1,83 @@
+// Test fixtures with cleanup registered at creation: a private temp dir and
+// nbdkit servers in it, stopped after each test; on failure their stderr is
+// printed (nbdkit tests/test-nozero.sh does the same).
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { test as base } from 'vitest';
+import { dir as tmpDir } from 'tmp-promise';
+import { startNbdkit, startQemuNbd, type Server } from '../../src/process/server.js';
+
+export interface Fixtures {
+  tmp: string;
+  nbdkit: (args: string[], opts?: { readonly?: boolean; name?: string }) => Promise<Server>;
+  qemuNbd: (file: string, opts?: { format?: string; readonly?: boolean; snapshot?: boolean; name?: string }) => Promise<Server>;
+}
+
+export const test = base.extend<Fixtures>({
+  // eslint-disable-next-line no-empty-pattern
+  tmp: async ({}, use) => {
+    const d = await tmpDir({ unsafeCleanup: true, prefix: 'v2v-test-' });
+    await use(d.path);
+    await d.cleanup();
+  },
+  nbdkit: async ({ tmp, task }, use) => {
+    const servers: Server[] = [];
+    let n = 0;
+    await use(async (args, opts = {}) => {
+      const s = await startNbdkit(args, { dir: tmp, name: opts.name ?? `nbdkit${n++}`, ...(opts.readonly ? { readonly: true } : {}) });
+      servers.push(s);
+      return s;
+    });
+    if (task.result?.state === 'fail') {
+      for (const s of servers) if (s.stderrTail()) console.error(`${s.command.join(' ')}:\n${s.stderrTail()}`);
+    }
+    await Promise.all(servers.map((s) => s.stop()));
+  },
+  qemuNbd: async ({ tmp }, use) => {
+    const servers: Server[] = [];
+    let n = 0;
+    await use(async (file, opts = {}) => {
+      const s = await startQemuNbd(file, { dir: tmp, name: opts.name ?? `qemu-nbd${n++}`, ...opts });
+      servers.push(s);
+      return s;
+    });
+    await Promise.all(servers.map((s) => s.stop()));
+  },
+});
+
+export function sha256(buf: Uint8Array): string {
+  return createHash('sha256').update(buf).digest('hex');
+}
+
+export async function sha256File(path: string): Promise<string> {
+  return sha256(await readFile(path));
+}
+
+/** Every byte an NBD server serves, read with nbdcopy (a peer, not our code). */
+export async function readAll(uri: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const c = spawn('nbdcopy', [uri, '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    c.stdout.on('data', (d: Buffer) => chunks.push(d));
+    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    c.on('error', reject);
+    c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`nbdcopy ${uri} -: ${err}`))));
+  });
+  return Buffer.concat(chunks);
+}
+
+/** Run a command to completion; reject with its stderr on failure. */
+export function run(argv: string[], opts: { input?: string } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    c.on('error', reject);
+    c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv.join(' ')}: exit ${code}: ${err}`))));
+    c.stdin.end(opts.input ?? '');
+  });
+}

@@ -1,0 +1,54 @@
+// The addon loads, and worker files load the way they will in production:
+// under vitest the pool runs src/workers/*.ts through tsx; the built CLI runs
+// dist/src/workers/*.js. Both are exercised here (settled once, issue 2).
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { Piscina } from 'piscina';
+import { describe, expect, it } from 'vitest';
+import { libnbdVersion, nativeStats } from '../../src/nbd/handle.js';
+import { createPool, workerFile } from '../../src/workers/pool.js';
+import { repoRoot } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
+
+describe('010 load', () => {
+  it('loads the addon and reports libnbd 1.14 or later', () => {
+    expect(libnbdVersion).toMatch(/^1\.(1[4-9]|[2-9]\d)\./);
+    expect(nativeStats()).toEqual({ handles: 0, copiers: 0 });
+  });
+
+  it('resolves worker files to .ts with the tsx loader under vitest', () => {
+    const w = workerFile('copy-worker');
+    expect(w.filename).toMatch(/src\/workers\/copy-worker\.ts$/);
+    expect(w.execArgv).toEqual(['--import', 'tsx']);
+  });
+
+  it('runs a copy worker from source under vitest', async () => {
+    const pool = createPool('copy-worker', { maxThreads: 1 });
+    try {
+      // A malformed task must come back as a typed failure, not a crash.
+      const r = (await pool.run({ type: 'copy.start' })) as { type: string; error: { name: string } };
+      expect(r.type).toBe('copy.failed');
+      expect(r.error.name).toBe('ZodError');
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  it('runs the built worker (dist) as the CLI does', async () => {
+    const built = path.join(repoRoot, 'dist', 'src', 'workers', 'copy-worker.js');
+    expect(existsSync(built), 'npm test builds dist first').toBe(true);
+    const pool = new Piscina({ filename: built, maxThreads: 1 });
+    try {
+      const r = (await pool.run({ type: 'copy.start' })) as { type: string };
+      expect(r.type).toBe('copy.failed');
+    } finally {
+      await pool.destroy();
+    }
+  });
+
+  it('the built CLI answers --help', async () => {
+    const r = await runCli(['copy', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('--connections');
+  });
+});

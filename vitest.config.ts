@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Native addons and subprocess servers: each test file in its own process.
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
