@@ -321,12 +321,14 @@ Napi::Value NbdHandle::Issue(Napi::Env env, Op *op, int64_t cookie) {
   return p;
 }
 
+// napi_get_typedarray_info rather than ArrayBuffer().Data(): the latter fails
+// (leaving a null pointer) when the memory is a SharedArrayBuffer.
 static bool GetBuffer(const Napi::Value &v, void **data, size_t *len) {
   if (!v.IsTypedArray()) return false;
   Napi::TypedArray ta = v.As<Napi::TypedArray>();
-  *data = static_cast<uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  if (napi_get_typedarray_info(v.Env(), v, nullptr, nullptr, data, nullptr, nullptr) != napi_ok) return false;
   *len = ta.ByteLength();
-  return true;
+  return *data != nullptr || *len == 0;
 }
 
 static uint32_t FlagsArg(const Napi::CallbackInfo &info, size_t i) {

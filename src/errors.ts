@@ -1,7 +1,7 @@
 // The engine's error classes: few, each with a stable string `code`, named on
 // the prototype so the name survives minifiers and realms. Check an error's
 // kind by `code` or `name`, not instanceof (errors cross worker threads).
-import { constants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
 
 export type ErrorCode =
   | 'NBD_ERROR'
@@ -31,13 +31,10 @@ export class EngineError extends Error {
 }
 setName(EngineError, 'EngineError');
 
-const errnoNames = new Map<number, string>(
-  Object.entries(constants.errno).map(([name, n]) => [n as number, name]),
-);
-
 /** Symbolic name of an errno value ("EIO"), or "E<number>" if unknown. */
 export function errnoName(errno: number): string {
-  return errnoNames.get(errno) ?? `E${errno}`;
+  const name = getSystemErrorName(-errno);
+  return name.startsWith('Unknown') ? `E${errno}` : name;
 }
 
 export interface NbdErrorFields {

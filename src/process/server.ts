@@ -136,10 +136,14 @@ export function startNbdkit(pluginArgs: string[], opts: StartOptions & { readonl
   return startServer(argv, socket, pidfile, opts);
 }
 
-/** Start qemu-nbd over FILE; `snapshot` (-s) keeps the file unmodified. */
+/**
+ * Start qemu-nbd over FILE; `snapshot` (-s) keeps the file unmodified;
+ * `bitmap` (-B) offers that persistent dirty bitmap as the meta context
+ * "qemu:dirty-bitmap:NAME".
+ */
 export function startQemuNbd(
   file: string,
-  opts: StartOptions & { format?: string; snapshot?: boolean; readonly?: boolean; shared?: number },
+  opts: StartOptions & { format?: string; snapshot?: boolean; readonly?: boolean; shared?: number; bitmap?: string },
 ): Promise<Server> {
   const socket = path.join(opts.dir, `${opts.name}.sock`);
   const pidfile = path.join(opts.dir, `${opts.name}.pid`);
@@ -155,6 +159,7 @@ export function startQemuNbd(
     ...(opts.format ? ['--format', opts.format] : []),
     ...(opts.snapshot ? ['-s'] : []),
     ...(opts.readonly ? ['-r'] : []),
+    ...(opts.bitmap !== undefined ? ['-B', opts.bitmap] : []),
     file,
   ];
   return startServer(argv, socket, pidfile, opts);

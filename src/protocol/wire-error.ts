@@ -25,6 +25,7 @@ export interface WireError {
   disk?: string | undefined;
   command?: string | undefined;
   exitCode?: number | undefined;
+  signal?: string | undefined;
   stderrTail?: string | undefined;
   stack?: string | undefined;
   cause?: WireError | undefined;
@@ -44,6 +45,7 @@ export const WireError: z.ZodType<WireError> = z.lazy(() =>
     disk: z.string().optional(),
     command: z.string().optional(),
     exitCode: z.number().int().optional(),
+    signal: z.string().optional(),
     stderrTail: z.string().optional(),
     stack: z.string().optional(),
     cause: WireError.optional(),
@@ -71,6 +73,7 @@ export function toWireError(err: unknown, depth = 0): WireError {
   if (e.name === 'ProcessError') {
     out.command = e.command;
     out.exitCode = e.exitCode;
+    out.signal = e.signal;
     out.stderrTail = e.stderrTail;
   }
   if (e.step !== undefined) out.step = e.step;
@@ -95,6 +98,7 @@ export function fromWireError(w: WireError): Error {
       err = new ProcessError(w.message, {
         command: w.command ?? '',
         ...(w.exitCode !== undefined ? { exitCode: w.exitCode } : {}),
+        ...(w.signal !== undefined ? { signal: w.signal } : {}),
         ...(w.stderrTail !== undefined ? { stderrTail: w.stderrTail } : {}),
       });
       break;
@@ -114,6 +118,7 @@ export function fromWireError(w: WireError): Error {
       err = new EngineError(w.code, w.message, cause);
       Object.defineProperty(err, 'name', { value: w.name, enumerable: false, configurable: true, writable: true });
   }
+  if (cause && err.cause === undefined) err.cause = cause.cause;
   if (w.stack) err.stack = w.stack;
   if (w.step !== undefined) (err as EngineError).step = w.step;
   if (w.disk !== undefined) (err as EngineError).disk = w.disk;

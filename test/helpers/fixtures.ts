@@ -11,7 +11,10 @@ import { startNbdkit, startQemuNbd, type Server } from '../../src/process/server
 export interface Fixtures {
   tmp: string;
   nbdkit: (args: string[], opts?: { readonly?: boolean; name?: string }) => Promise<Server>;
-  qemuNbd: (file: string, opts?: { format?: string; readonly?: boolean; snapshot?: boolean; name?: string }) => Promise<Server>;
+  qemuNbd: (
+    file: string,
+    opts?: { format?: string; readonly?: boolean; snapshot?: boolean; bitmap?: string; name?: string },
+  ) => Promise<Server>;
 }
 
 export const test = base.extend<Fixtures>({

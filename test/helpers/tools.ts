@@ -39,3 +39,23 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs 
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** The error FN throws (failing the test if it returns normally). */
+export function thrownBy(fn: () => unknown): Error & Record<string, unknown> {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error & Record<string, unknown>;
+  }
+  throw new Error('expected the call to throw');
+}
+
+/** The reason P rejects with (failing the test if it resolves). */
+export async function rejectionOf(p: Promise<unknown>): Promise<Error & Record<string, unknown>> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error & Record<string, unknown>;
+  }
+  throw new Error('expected the promise to reject');
+}
