@@ -13,7 +13,7 @@
         "<!@(pkg-config --cflags-only-I libnbd)"
       ],
       "libraries": ["<!@(pkg-config --libs libnbd)", "-lpthread"],
-      "defines": ["NAPI_VERSION=9", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "defines": ["NAPI_VERSION=9", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags": ["-fvisibility=hidden", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "cflags_cc": ["-fvisibility=hidden", "-O2", "-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     }

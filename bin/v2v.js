@@ -7,16 +7,19 @@ import module from 'node:module';
 module.enableCompileCache?.();
 
 const argv = process.argv.slice(2);
+let pools;
 let copyPool;
 if (argv[0] === 'copy' && !argv.includes('--help') && !argv.includes('-h')) {
   // Start the copy worker first, so that its start-up runs on the other core
   // while this thread loads the CLI.
-  const { createPool } = await import('../dist/src/workers/pool.js');
-  copyPool = createPool('copy-worker', { maxThreads: 1, minThreads: 1 });
+  pools = await import('../dist/src/workers/pool.js');
+  copyPool = pools.createPool('copy-worker', { maxThreads: 1, minThreads: 1 });
 }
 const { main } = await import('../dist/src/cli/main.js');
 try {
   process.exitCode = await main(argv, { copyPool });
 } finally {
-  await copyPool?.destroy();
+  // Not copyPool.destroy(): the worker may still be loading (a bad command
+  // line ends before it is up), and terminating it then aborts the process.
+  if (copyPool) await pools.destroyPool(copyPool);
 }

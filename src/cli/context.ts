@@ -7,6 +7,8 @@ export interface CliContext {
   log: LogConfig;
   signal: AbortSignal;
   out(text: string): void;
+  /** The `[ CMD ARGS ... ]` operand groups hidden from commander (groups.ts). */
+  groups: string[][];
   /** A copy-worker pool started early by bin/v2v.js, if any. */
   copyPool?: Piscina;
 }

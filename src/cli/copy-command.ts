@@ -7,6 +7,7 @@ import { defaultConnections } from '../copy/options.js';
 import { humanSize, parseSize } from '../util/size.js';
 import { barProgress, fdProgress, type ProgressFormat, type ProgressSink } from './progress.js';
 import type { CliContext } from './context.js';
+import { restoreGroups } from './groups.js';
 
 const int = (what: string) => (v: string) => {
   if (!/^\d+$/.test(v)) throw new RangeError(`${what}: expected a whole number, got "${v}"`);
@@ -42,7 +43,7 @@ export function copyCommand(ctx: CliContext): Command {
     .addOption(new Option('--range-size <bytes>', 'work unit per connection').argParser(size('--range-size')).hideHelp())
     .addOption(new Option('--stats', 'print what was copied at the end'))
     .action(async (operands: string[], o: Record<string, unknown>) => {
-      const { source, target } = parseOperands(operands);
+      const { source, target } = parseOperands(restoreGroups(operands, ctx.groups));
       const requestSize = (o.requestSize as number | undefined) ?? 256 * 1024;
       const requests =
         (o.requests as number | undefined) ??

@@ -8,6 +8,7 @@ import { isAbortError, type EngineError } from '../errors.js';
 import type { LogConfig } from '../log/logger.js';
 import { copyCommand } from './copy-command.js';
 import type { CliContext } from './context.js';
+import { hideGroups } from './groups.js';
 
 /** nbdcopy spells a bare progress flag "-p" / "--progress"; make it explicit. */
 function normalise(argv: string[]): string[] {
@@ -47,13 +48,21 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
   };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);
+  // Commander's own usage errors ("error: missing required argument ...")
+  // follow the same one-line "v2v: ..." form as every other error. Commands
+  // added with addCommand() do not inherit this, so each one gets it too.
+  const output = {
+    writeErr: (s: string) => process.stderr.write(s),
+    outputError: (s: string, write: (s: string) => void) => write(`v2v: ${s.replace(/^error: /, '')}`),
+  };
   const program = new Command('v2v')
     .description('move virtual machines to KVM')
     .addOption(new Option('-v, --verbose', 'debug logs (JSON) on stderr'))
     .addOption(new Option('--log-file <file>', 'append JSON logs to FILE'))
     .addOption(new Option('--log-level <level>', 'log level').choices(['error', 'warn', 'info', 'debug', 'trace']))
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput(output);
+  const { argv: words, groups } = hideGroups(argv);
   const ctx: CliContext = {
     get log(): LogConfig {
       const o = program.opts<{ verbose?: boolean; logFile?: string; logLevel?: LogConfig['level'] }>();
@@ -62,11 +71,12 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
     },
     signal: ac.signal,
     out: (t) => process.stdout.write(t),
+    groups,
     ...(opts.copyPool ? { copyPool: opts.copyPool } : {}),
   };
-  program.addCommand(copyCommand(ctx).exitOverride());
+  program.addCommand(copyCommand(ctx).exitOverride().configureOutput(output));
   try {
-    await program.parseAsync(normalise(argv), { from: 'user' });
+    await program.parseAsync(normalise(words), { from: 'user' });
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -65,6 +65,11 @@ export const CopyOptions = z
       .describe('SO_SNDBUF/SO_RCVBUF of each NBD socket in bytes; 0 = system default (default: 4 MiB)'),
   })
   .superRefine((o, ctx) => {
+    // Cross-field checks only against a valid requestSize: a bad one is
+    // already reported, and checks against it would blame options the user
+    // did not set ("--request-size 3000" is not a rangeSize problem).
+    const r = o.requestSize;
+    if (!Number.isInteger(r) || r < MIN_REQUEST_SIZE || r > MAX_REQUEST_SIZE || !powerOfTwo(r)) return;
     if (o.rangeSize % o.requestSize !== 0) {
       ctx.addIssue({ code: 'custom', path: ['rangeSize'], message: `must be a multiple of requestSize (${o.requestSize})` });
     }

@@ -31,3 +31,23 @@ export function createPool(name: string, opts: PoolOptions = {}): Piscina {
     // flushes them before it posts a result.
   });
 }
+
+/**
+ * Destroy a pool whose threads may still be starting. Node 20 aborts the
+ * whole process (FATAL ERROR from V8's module instantiation or from the
+ * addon's init) when a worker is terminated while it loads its modules: the
+ * case of bin/v2v.js, which starts a copy worker ahead of time and destroys
+ * it unused when the command line is bad. So first one malformed task per
+ * thread (each worker answers it with a typed failure, after loading) waits
+ * until the threads have loaded, for at most `settleMs`.
+ */
+export async function destroyPool(pool: Piscina, settleMs = 5000): Promise<void> {
+  const n = pool.threads.length;
+  if (n > 0) {
+    let timer: NodeJS.Timeout | undefined;
+    const settled = Promise.all(Array.from({ length: n }, () => pool.run({ type: 'pool.settle' }).catch(() => undefined)));
+    await Promise.race([settled, new Promise((r) => (timer = setTimeout(r, settleMs)))]);
+    clearTimeout(timer);
+  }
+  await pool.destroy();
+}

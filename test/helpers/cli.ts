@@ -34,3 +34,8 @@ export function runCli(
     c.on('close', (code, signal) => resolve({ code, signal, ...out }));
   });
 }
+
+/** The non-empty lines a run wrote to stderr. */
+export function stderrLines(r: CliResult): string[] {
+  return r.stderr.split('\n').filter((l) => l.trim() !== '');
+}
