@@ -12,10 +12,10 @@ let copyPool;
 if (argv[0] === 'copy' && !argv.includes('--help') && !argv.includes('-h')) {
   // Start the copy worker first, so that its start-up runs on the other core
   // while this thread loads the CLI.
-  pools = await import('../dist/src/workers/pool.js');
+  pools = await import('../dist/bundle/pool.js');
   copyPool = pools.createPool('copy-worker', { maxThreads: 1, minThreads: 1 });
 }
-const { main } = await import('../dist/src/cli/main.js');
+const { main } = await import('../dist/bundle/cli.js');
 try {
   process.exitCode = await main(argv, { copyPool });
 } finally {

@@ -109,6 +109,6 @@ function locate(): string {
   throw new Error(`the native addon v2v_nbd.node is not built: run "npm run build:native" in ${root}`);
 }
 
-const require = createRequire(import.meta.url);
-export const addon = require(locate()) as Addon;
+const requireNative = createRequire(import.meta.url);
+export const addon = requireNative(locate()) as Addon;
 addon.initialize({ NbdError });

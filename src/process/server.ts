@@ -56,8 +56,9 @@ async function startServer(
   opts: StartOptions,
 ): Promise<Server> {
   installExitHook();
-  // A stale pidfile would make a dead server look ready.
-  await rm(pidfile, { force: true });
+  // A stale pidfile would make a dead server look ready, a stale socket
+  // would make it fail ("Address already in use").
+  await Promise.all([rm(pidfile, { force: true }), rm(socket, { force: true })]);
   const [cmd, ...args] = argv as [string, ...string[]];
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(child);

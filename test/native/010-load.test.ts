@@ -34,16 +34,30 @@ describe('010 load', () => {
     }
   });
 
-  it('runs the built worker (dist) as the CLI does', async () => {
-    const built = path.join(repoRoot, 'dist', 'src', 'workers', 'copy-worker.js');
-    expect(existsSync(built), 'npm test builds dist first').toBe(true);
-    const pool = new Piscina({ filename: built, maxThreads: 1 });
-    try {
-      const r = (await pool.run({ type: 'copy.start' })) as { type: string };
-      expect(r.type).toBe('copy.failed');
-    } finally {
-      await pool.destroy();
-    }
+  // dist/src is the library build; dist/bundle is what bin/v2v.js runs.
+  for (const built of ['dist/src/workers/copy-worker.js', 'dist/bundle/copy-worker.js']) {
+    it(`runs the built worker ${built}`, async () => {
+      const file = path.join(repoRoot, built);
+      expect(existsSync(file), 'npm test builds dist first').toBe(true);
+      const pool = new Piscina({ filename: file, maxThreads: 1 });
+      try {
+        const r = (await pool.run({ type: 'copy.start' })) as { type: string; error: { name: string } };
+        expect(r.type).toBe('copy.failed');
+        expect(r.error.name).toBe('ZodError');
+      } finally {
+        await pool.destroy();
+      }
+    });
+  }
+
+  it('the bundled pool starts workers from the bundle directory', async () => {
+    const { workerFile: bundled } = (await import(path.join(repoRoot, 'dist/bundle/pool.js'))) as {
+      workerFile: typeof workerFile;
+    };
+    expect(bundled('copy-worker')).toEqual({
+      filename: `file://${path.join(repoRoot, 'dist/bundle/copy-worker.js')}`,
+      execArgv: [],
+    });
   });
 
   it('the built CLI answers --help', async () => {
