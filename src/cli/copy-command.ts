@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { copy } from '../copy/copy.js';
 import { parseOperands } from '../copy/endpoint.js';
-import { defaultConnections } from '../copy/options.js';
+import { DEFAULT_REQUEST_SIZE, defaultConnections } from '../copy/options.js';
 import { humanSize, parseSize } from '../util/size.js';
 import { barProgress, fdProgress, type ProgressFormat, type ProgressSink } from './progress.js';
 import type { CliContext } from './context.js';
@@ -26,7 +26,7 @@ export function copyCommand(ctx: CliContext): Command {
       ),
     )
     .addOption(new Option('-R, --requests <n>', 'requests in flight per connection (default: 32)').argParser(int('--requests')))
-    .addOption(new Option('--request-size <bytes>', 'largest request (default: 256K)').argParser(size('--request-size')))
+    .addOption(new Option('--request-size <bytes>', 'largest request (default: 128K)').argParser(size('--request-size')))
     .addOption(new Option('--queue-size <bytes>', 'bytes in flight per connection; sets --requests').argParser(size('--queue-size')))
     .addOption(new Option('-S, --sparse <bytes>', 'zero-detection block size, 0 = off (default: 4096)').argParser(size('--sparse')))
     .addOption(new Option('--target-is-zero', 'assume the target is already zero'))
@@ -44,7 +44,7 @@ export function copyCommand(ctx: CliContext): Command {
     .addOption(new Option('--stats', 'print what was copied at the end'))
     .action(async (operands: string[], o: Record<string, unknown>) => {
       const { source, target } = parseOperands(restoreGroups(operands, ctx.groups));
-      const requestSize = (o.requestSize as number | undefined) ?? 256 * 1024;
+      const requestSize = (o.requestSize as number | undefined) ?? DEFAULT_REQUEST_SIZE;
       const requests =
         (o.requests as number | undefined) ??
         (o.queueSize !== undefined ? Math.max(1, Math.floor((o.queueSize as number) / requestSize)) : undefined);

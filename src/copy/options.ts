@@ -7,6 +7,12 @@ import { z } from 'zod';
 export const MIN_REQUEST_SIZE = 4096; // nbdcopy's MIN_REQUEST_SIZE
 export const MAX_REQUEST_SIZE = 32 * 1024 * 1024; // the NBD protocol's limit, as nbdcopy
 const MiB = 1024 * 1024;
+/**
+ * 128 KiB: a reply fits in a Unix socket's default send buffer (208 KiB), so
+ * a local server is not blocked half-way through each reply; measured a few
+ * per cent faster than 256 KiB here, with half the memory (bench/).
+ */
+export const DEFAULT_REQUEST_SIZE = 128 * 1024;
 
 /**
  * Connections by default: one connection pair per two cores. On 2 cores the
@@ -36,8 +42,8 @@ export const CopyOptions = z
       .min(MIN_REQUEST_SIZE)
       .max(MAX_REQUEST_SIZE)
       .refine(powerOfTwo, 'must be a power of two')
-      .default(256 * 1024)
-      .describe('largest read or write request in bytes (default: 256 KiB)'),
+      .default(DEFAULT_REQUEST_SIZE)
+      .describe('largest read or write request in bytes (default: 128 KiB)'),
     rangeSize: z
       .number()
       .int()

@@ -4,7 +4,7 @@ import { CopyOptions, defaultConnections } from '../../../src/copy/options.js';
 describe('CopyOptions', () => {
   it('fills defaults', () => {
     const o = CopyOptions.parse({});
-    expect(o).toMatchObject({ requests: 32, requestSize: 262144, sparse: 4096, flush: true, extents: true, retries: 0 });
+    expect(o).toMatchObject({ requests: 32, requestSize: 131072, sparse: 4096, flush: true, extents: true, retries: 0 });
     expect(o.connections).toBe(defaultConnections());
   });
   it('chooses fewer connections on small machines', () => {

@@ -20,7 +20,7 @@ describe('copy messages', () => {
   };
   it('accept a well-formed start and fill defaults', () => {
     const m = CopyStart.parse(base());
-    expect(m.options.requestSize).toBe(262144);
+    expect(m.options.requestSize).toBe(131072);
     expect(m.progressIntervalMs).toBe(100);
     m.port.close();
   });
