@@ -932,10 +932,13 @@ bool Copier::OpenAll() {
   if (cfg.sparse && dstPreferred > cfg.sparse && dstPreferred <= cfg.requestSize &&
       cfg.requestSize % dstPreferred == 0)
     cfg.sparse = dstPreferred;
-  if (!dstCanZero || cfg.sparse == 0) {
-    zeroBuf = static_cast<uint8_t *>(calloc(1, cfg.requestSize));
+  // Zeroes to write where the target cannot zero (calloc'd pages cost
+  // nothing until read).
+  zeroBuf = static_cast<uint8_t *>(calloc(1, cfg.requestSize));
+  if (!zeroBuf) {
+    Fail(NbdFailure::FromErrno("calloc", ENOMEM));
+    return false;
   }
-  if (!zeroBuf) zeroBuf = static_cast<uint8_t *>(calloc(1, cfg.requestSize));
   // A small disk needs no more connections than it has ranges.
   uint64_t ranges = (size + cfg.rangeSize - 1) / cfg.rangeSize;
   conns = (unsigned)std::max<uint64_t>(1, std::min<uint64_t>(conns, ranges));
