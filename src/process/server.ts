@@ -47,6 +47,10 @@ export interface StartOptions {
   /** Give up waiting for the pidfile after this long. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Socket path (default DIR/NAME.sock); the pidfile is DIR/NAME.pid. */
+  socket?: string;
+  /** Extra environment, e.g. TMPDIR for where overlays keep their data. */
+  env?: NodeJS.ProcessEnv;
 }
 
 async function startServer(
@@ -60,7 +64,7 @@ async function startServer(
   // would make it fail ("Address already in use").
   await Promise.all([rm(pidfile, { force: true }), rm(socket, { force: true })]);
   const [cmd, ...args] = argv as [string, ...string[]];
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });
   live.add(child);
   let tail = '';
   child.stderr!.setEncoding('utf8');
@@ -120,7 +124,7 @@ async function startServer(
  * "--filter=NAME" before the plugin) on DIR/NAME.sock.
  */
 export function startNbdkit(pluginArgs: string[], opts: StartOptions & { readonly?: boolean; threads?: number }): Promise<Server> {
-  const socket = path.join(opts.dir, `${opts.name}.sock`);
+  const socket = opts.socket ?? path.join(opts.dir, `${opts.name}.sock`);
   const pidfile = path.join(opts.dir, `${opts.name}.pid`);
   const argv = [
     'nbdkit',
@@ -146,7 +150,7 @@ export function startQemuNbd(
   file: string,
   opts: StartOptions & { format?: string; snapshot?: boolean; readonly?: boolean; shared?: number; bitmap?: string },
 ): Promise<Server> {
-  const socket = path.join(opts.dir, `${opts.name}.sock`);
+  const socket = opts.socket ?? path.join(opts.dir, `${opts.name}.sock`);
   const pidfile = path.join(opts.dir, `${opts.name}.pid`);
   const argv = [
     'qemu-nbd',

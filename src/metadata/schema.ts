@@ -1,0 +1,85 @@
+// metadata.in and metadata.out: the two files of the temp-dir contract
+// (docs/ARCHITECTURE.md) that other tools read, so they are versioned JSON
+// with a zod schema each. Version 1. Sizes in bytes. A reader must refuse a
+// version it does not know.
+import { z } from 'zod';
+
+export const METADATA_VERSION = 1;
+
+export const Firmware = z.enum(['bios', 'uefi', 'unknown']);
+export type Firmware = z.infer<typeof Firmware>;
+
+/** The bus a disk hangs off in the source (what device renaming starts from). */
+export const SourceBus = z.enum(['ide', 'sata', 'scsi', 'virtio', 'nvme', 'unknown']);
+
+export const DiskIn = z.strictObject({
+  /** 0, 1, ...: the overlay is the Unix socket `in<index>` in the work dir. */
+  index: z.number().int().min(0),
+  /** Socket file name relative to the work dir ("in0"). */
+  socket: z.string().regex(/^in\d+$/),
+  /** Where the data comes from (a path, or a URI for remote sources). */
+  source: z.string(),
+  /** The source's format as read (raw, qcow2, vmdk, ...); the overlay serves raw. */
+  format: z.string(),
+  /** Virtual size in bytes. */
+  size: z.number().int().min(0),
+  bus: SourceBus,
+});
+export type DiskIn = z.infer<typeof DiskIn>;
+
+export const NicIn = z.strictObject({
+  mac: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i).optional(),
+  model: z.string().optional(),
+  /** A libvirt network or a bridge name, as the source calls it. */
+  vnet: z.string(),
+  vnetType: z.enum(['network', 'bridge']),
+});
+export type NicIn = z.infer<typeof NicIn>;
+
+export const MetadataIn = z.strictObject({
+  version: z.literal(METADATA_VERSION),
+  kind: z.literal('v2v-metadata-in'),
+  /** The guest's name in the source. */
+  name: z.string().min(1),
+  /** Which input made this: "disk", "libvirtxml", "vmx", "ova". */
+  input: z.string(),
+  memory: z.number().int().min(0),
+  vcpus: z.number().int().min(1),
+  firmware: Firmware,
+  disks: z.array(DiskIn).min(1),
+  nics: z.array(NicIn),
+});
+export type MetadataIn = z.infer<typeof MetadataIn>;
+
+export const GuestOs = z.strictObject({
+  /** libguestfs inspection: "linux", "windows", ... */
+  type: z.string(),
+  distro: z.string(),
+  major: z.number().int(),
+  minor: z.number().int(),
+  arch: z.string(),
+  product: z.string(),
+  /** libosinfo short id when known ("debian12"), else "". */
+  osinfo: z.string(),
+});
+export type GuestOs = z.infer<typeof GuestOs>;
+
+export const MetadataOut = z.strictObject({
+  version: z.literal(METADATA_VERSION),
+  kind: z.literal('v2v-metadata-out'),
+  name: z.string().min(1),
+  /** Whether the guest was converted (false with --no-convert). */
+  converted: z.boolean(),
+  /** null when the guest was not inspected (--no-convert). */
+  os: GuestOs.nullable(),
+  firmware: z.enum(['bios', 'uefi']),
+  machine: z.enum(['q35', 'pc']),
+  memory: z.number().int().min(0),
+  vcpus: z.number().int().min(1),
+  /** The guest has virtio drivers: then virtio-blk and virtio-net. */
+  diskBus: z.enum(['virtio', 'sata', 'ide']),
+  nicModel: z.enum(['virtio', 'e1000', 'rtl8139']),
+  disks: z.array(z.strictObject({ index: z.number().int().min(0), size: z.number().int().min(0) })).min(1),
+  nics: z.array(NicIn),
+});
+export type MetadataOut = z.infer<typeof MetadataOut>;
