@@ -10,6 +10,7 @@ PACKAGES=(
   nbdkit                             # NBD servers: file, memory, cow, error, delay, ...
   qemu-utils                         # qemu-img, qemu-nbd, qemu-io
   time                               # GNU time: peak RSS in the benchmark
+  libxml2-utils libvirt-clients      # xmllint, virt-xml-validate: tests check the libvirt XML we write
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -9,6 +9,26 @@ import type { LogConfig } from '../log/logger.js';
 import { copyCommand } from './copy-command.js';
 import type { CliContext } from './context.js';
 import { hideGroups } from './groups.js';
+import { runV2v } from './v2v-command.js';
+
+const SUBCOMMANDS = new Set(['copy']);
+
+/**
+ * A step subcommand (`v2v [-v] [--log-file F] copy ...`), or else virt-v2v's
+ * own command line (`v2v -i disk guest.img -o local -os DIR`).
+ */
+export function isSubcommand(argv: string[]): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    const w = argv[i]!;
+    if (w === '-v' || w === '--verbose' || /^--log-(file|level)=/.test(w)) continue;
+    if (w === '--log-file' || w === '--log-level') {
+      i++;
+      continue;
+    }
+    return SUBCOMMANDS.has(w);
+  }
+  return false;
+}
 
 /** nbdcopy spells a bare progress flag "-p" / "--progress"; make it explicit. */
 function normalise(argv: string[]): string[] {
@@ -26,11 +46,13 @@ function normalise(argv: string[]): string[] {
 }
 
 export function describeError(err: unknown): string {
-  const e = err as EngineError;
+  const e = err as EngineError & { log?: string };
   if (isAbortError(err)) return `${e.step ?? 'job'}: cancelled`;
   const msg = err instanceof Error ? err.message : String(err);
   const prefix = e?.step && !msg.startsWith(`${e.step}:`) ? `${e.step}: ` : '';
-  return `${prefix}${msg}`.split('\n')[0]!;
+  const disk = e?.disk && !msg.includes(e.disk) ? ` (disk ${e.disk})` : '';
+  const log = e?.log ? ` (log: ${e.log})` : '';
+  return `${prefix}${msg.split('\n')[0]}${disk}${log}`;
 }
 
 export async function main(argv: string[], opts: { signal?: AbortSignal; copyPool?: Piscina } = {}): Promise<number> {
@@ -76,6 +98,10 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
   };
   program.addCommand(copyCommand(ctx).exitOverride().configureOutput(output));
   try {
+    if (!isSubcommand(argv)) {
+      await runV2v(argv, { signal: ac.signal, out: ctx.out });
+      return 0;
+    }
     await program.parseAsync(normalise(words), { from: 'user' });
     return 0;
   } catch (err) {

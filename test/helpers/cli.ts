@@ -17,14 +17,17 @@ export interface CliResult {
 
 export function runCli(
   args: string[],
-  opts: { extraFds?: number; onSpawn?: (pid: number) => void; env?: NodeJS.ProcessEnv } = {},
+  opts: { extraFds?: number; onSpawn?: (pid: number) => void; onStdout?: (chunk: string) => void; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CliResult> {
   const extraFds = opts.extraFds ?? 0;
   const stdio: ('pipe' | 'ignore')[] = ['ignore', 'pipe', 'pipe', ...Array<'pipe'>(extraFds).fill('pipe')];
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, [v2vBin, ...args], { stdio, env: { ...process.env, ...opts.env } });
     const out = { stdout: '', stderr: '', extra: Array<string>(extraFds).fill('') };
-    c.stdout!.on('data', (d: Buffer) => (out.stdout += d.toString()));
+    c.stdout!.on('data', (d: Buffer) => {
+      out.stdout += d.toString();
+      opts.onStdout?.(d.toString());
+    });
     c.stderr!.on('data', (d: Buffer) => (out.stderr += d.toString()));
     for (let i = 0; i < extraFds; i++) {
       (c.stdio[3 + i] as NodeJS.ReadableStream).on('data', (d: Buffer) => (out.extra[i] += d.toString()));

@@ -74,13 +74,16 @@ export async function readAll(uri: string): Promise<Buffer> {
 /** Run a command to completion; reject with its stderr on failure. */
 export function run(argv: string[], opts: { input?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const c = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const c = spawn(argv[0]!, argv.slice(1), { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     c.on('error', reject);
     c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${argv.join(' ')}: exit ${code}: ${err}`))));
-    c.stdin.end(opts.input ?? '');
+    if (opts.input !== undefined) {
+      c.stdin!.on('error', () => {}); // a child that exits early closes its stdin
+      c.stdin!.end(opts.input);
+    }
   });
 }

@@ -1,0 +1,120 @@
+// virt-v2v's command line: single-dash long options (`-os DIR`, `-of qcow2`)
+// that ordinary parsers cannot read, also accepted with two dashes and as
+// `--opt=VALUE`. A table of the options we support; anything else is an
+// error naming the option.
+import { ConfigError } from '../errors.js';
+
+export interface V2vArgs {
+  inputType: string;
+  inputFormat?: string;
+  outputType: string;
+  outputStorage?: string;
+  outputFormat: 'raw' | 'qcow2';
+  outputAllocation: 'sparse' | 'preallocated';
+  outputName?: string;
+  noConvert: boolean;
+  printSource: boolean;
+  machineReadable: boolean;
+  verbose: boolean;
+  trace: boolean;
+  quiet: boolean;
+  logDir?: string;
+  help: boolean;
+  files: string[];
+}
+
+type Key = keyof V2vArgs;
+interface Spec {
+  key: Key;
+  value: boolean;
+}
+
+const TABLE: Record<string, Spec> = {
+  i: { key: 'inputType', value: true },
+  if: { key: 'inputFormat', value: true },
+  o: { key: 'outputType', value: true },
+  os: { key: 'outputStorage', value: true },
+  of: { key: 'outputFormat', value: true },
+  oa: { key: 'outputAllocation', value: true },
+  on: { key: 'outputName', value: true },
+  'no-convert': { key: 'noConvert', value: false },
+  'print-source': { key: 'printSource', value: false },
+  'machine-readable': { key: 'machineReadable', value: false },
+  v: { key: 'verbose', value: false },
+  verbose: { key: 'verbose', value: false },
+  x: { key: 'trace', value: false },
+  q: { key: 'quiet', value: false },
+  quiet: { key: 'quiet', value: false },
+  'log-dir': { key: 'logDir', value: true },
+  h: { key: 'help', value: false },
+  help: { key: 'help', value: false },
+};
+
+export function parseV2vArgs(argv: string[]): V2vArgs {
+  const a: V2vArgs = {
+    inputType: 'libvirt',
+    outputType: 'libvirt',
+    outputFormat: 'raw',
+    outputAllocation: 'sparse',
+    noConvert: false,
+    printSource: false,
+    machineReadable: false,
+    verbose: false,
+    trace: false,
+    quiet: false,
+    help: false,
+    files: [],
+  };
+  const set = a as unknown as Record<string, unknown>;
+  for (let i = 0; i < argv.length; i++) {
+    const w = argv[i]!;
+    if (w === '--') {
+      a.files.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!w.startsWith('-') || w === '-') {
+      a.files.push(w);
+      continue;
+    }
+    const body = w.replace(/^--?/, '');
+    const eq = body.indexOf('=');
+    const name = eq === -1 ? body : body.slice(0, eq);
+    const spec = TABLE[name];
+    if (!spec) throw new ConfigError(`unknown option ${w.split('=')[0]} (see v2v --help)`);
+    if (!spec.value) {
+      if (eq !== -1) throw new ConfigError(`option ${w.split('=')[0]} takes no value`);
+      set[spec.key] = true;
+      continue;
+    }
+    let value: string | undefined = eq === -1 ? argv[++i] : body.slice(eq + 1);
+    if (value === undefined || value === '') throw new ConfigError(`option ${w} needs a value`);
+    set[spec.key] = value;
+  }
+  if (a.outputFormat !== 'raw' && a.outputFormat !== 'qcow2') {
+    throw new ConfigError(`-of ${a.outputFormat}: output format must be raw or qcow2`);
+  }
+  if (a.outputAllocation !== 'sparse' && a.outputAllocation !== 'preallocated') {
+    throw new ConfigError(`-oa ${a.outputAllocation}: output allocation must be sparse or preallocated`);
+  }
+  return a;
+}
+
+export const V2V_USAGE = `usage: v2v -i disk [-if FORMAT] DISK... -o local|qemu|null [-os DIR] [options]
+
+Convert a guest to run on KVM (virt-v2v's command line).
+  -i disk             input: local disk image(s), given as arguments
+  -if FORMAT          input format (default: detected)
+  -o local|qemu|null  output: disks + libvirt XML, disks + qemu script, nothing
+  -os DIR             output storage directory
+  -of raw|qcow2       output disk format (default: raw)
+  -oa sparse|preallocated  output allocation (default: sparse)
+  -on NAME            name of the converted guest (default: the source's)
+  --no-convert        copy without converting (for guests already at home on KVM)
+  --print-source      print what was read from the source and stop
+  --machine-readable  one JSON event a line on stdout
+  --log-dir DIR       keep each step's JSON log in DIR
+  -v, -x              verbose (debug logs on stderr)
+  -q                  quiet: no step lines, no progress bars
+
+Steps as subcommands: v2v copy SOURCE TARGET (see v2v copy --help).
+`;

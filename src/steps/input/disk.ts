@@ -1,0 +1,185 @@
+// The input step for `-i disk` (virt-v2v 2.2's input_disk.ml): each local
+// disk image gets a copy-on-write overlay served on the Unix socket in0,
+// in1, ... of the work dir, and metadata.in describes a guest with
+// virt-v2v's defaults for a bare disk (2 GiB, 1 vCPU, one NIC on "default").
+// Conversion writes into the overlays; the source files are never written.
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { AbortError, EngineError, InputError, ProcessError, isAbortError } from '../../errors.js';
+import { MetadataIn, METADATA_VERSION, type DiskIn } from '../../metadata/schema.js';
+import { startNbdkit, startQemuNbd, type Server } from '../../process/server.js';
+import { formatZodError } from '../../util/zod.js';
+import { writeJson, type WorkDir } from '../../workdir/workdir.js';
+import { qemuImgInfo } from './qemu-img.js';
+
+export interface InputDiskOptions {
+  files: string[];
+  /** -if: the format of every disk; probed with qemu-img when absent. */
+  format?: string;
+  /** -on: the guest's name; default the first file's base name without extension. */
+  name?: string;
+  workdir: WorkDir;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+export interface InputResult {
+  metadata: MetadataIn;
+  /** One per disk, in order; the caller stops them (they hold the overlays). */
+  servers: Server[];
+}
+
+const GiB = 1024 * 1024 * 1024;
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'No such file or directory',
+  EACCES: 'Permission denied',
+  EPERM: 'Operation not permitted',
+  ENOTDIR: 'Not a directory',
+  ELOOP: 'Too many levels of symbolic links',
+  ENAMETOOLONG: 'File name too long',
+  EIO: 'Input/output error',
+};
+
+function errnoText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return (e.code && ERRNO_TEXT[e.code]) || e.message;
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AbortError('input: cancelled');
+}
+
+function tag<E extends EngineError>(err: E, disk: string): E {
+  err.step = 'input';
+  err.disk = disk;
+  return err;
+}
+
+/** virt-v2v: the guest is named after the first disk, extension removed. */
+export function defaultGuestName(file: string): string {
+  const base = path.basename(file);
+  return path.basename(base, path.extname(base)) || base;
+}
+
+interface Checked {
+  index: number;
+  given: string;
+  source: string;
+  format: string;
+  size: number;
+}
+
+async function checkDisk(index: number, given: string, opts: InputDiskOptions): Promise<Checked> {
+  const source = path.resolve(given);
+  const fail = (why: string, cause?: unknown) =>
+    tag(new InputError(`input: disk ${given}: ${why}`, cause === undefined ? undefined : { cause }), `in${index}`);
+  let st;
+  try {
+    st = await stat(source);
+  } catch (err) {
+    throw fail(errnoText(err), err);
+  }
+  if (st.isDirectory()) throw fail('Is a directory');
+  if (!st.isFile() && !st.isBlockDevice()) throw fail('not a regular file or block device');
+  try {
+    await access(source, constants.R_OK);
+  } catch (err) {
+    throw fail(errnoText(err), err);
+  }
+  throwIfAborted(opts.signal);
+  try {
+    // Without -if qemu-img probes the format, as virt-v2v does: a raw
+    // guest disk whose first sector looks like a qcow2 header would be
+    // opened as qcow2. -if raw avoids that.
+    const info = await qemuImgInfo(source, { ...(opts.format ? { format: opts.format } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+    return { index, given, source, format: info.format, size: info.virtualSize };
+  } catch (err) {
+    if (isAbortError(err)) throw err;
+    throw fail(`qemu-img info: ${(err as Error).message}`, err);
+  }
+}
+
+function startOverlay(d: Checked, opts: InputDiskOptions): Promise<Server> {
+  const common = {
+    dir: opts.workdir.path,
+    name: `in${d.index}`,
+    socket: opts.workdir.inSocket(d.index),
+    log: opts.log,
+    // Both servers keep overlay data under $TMPDIR: our private dir, so it
+    // is removed with it and never lands in a shared /var/tmp.
+    env: { TMPDIR: opts.workdir.path },
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  };
+  if (d.format === 'raw') {
+    // The cow filter opens the plugin read-only and keeps every write in
+    // its overlay; cache=none keeps the source out of the page cache.
+    return startNbdkit(['--filter=cow', 'file', `file=${d.source}`, 'cache=none'], { ...common, threads: 16 });
+  }
+  // -s: qemu's snapshot, writes go to a temporary qcow2 over the source.
+  return startQemuNbd(d.source, { ...common, format: d.format, snapshot: true });
+}
+
+/**
+ * Serve every disk of `opts.files` through an overlay and write metadata.in.
+ * Every file is checked before any server starts; if anything fails (or
+ * `signal` fires) the servers already started are stopped before this
+ * rejects, so a failed input leaves no process behind.
+ */
+export async function inputDisk(opts: InputDiskOptions): Promise<InputResult> {
+  const { files, workdir, log, signal } = opts;
+  if (files.length === 0) throw tag(new InputError('input: -i disk needs at least one disk image'), 'in0');
+  if (opts.name !== undefined && opts.name.trim() === '') throw tag(new InputError('input: the guest name is empty'), 'in0');
+  throwIfAborted(signal);
+
+  const checked: Checked[] = [];
+  for (const [i, f] of files.entries()) checked.push(await checkDisk(i, f, opts));
+
+  const servers: Server[] = [];
+  try {
+    const disks: DiskIn[] = [];
+    for (const d of checked) {
+      throwIfAborted(signal);
+      let server: Server;
+      try {
+        server = await startOverlay(d, opts);
+      } catch (err) {
+        if ((err as EngineError).code === 'PROCESS_ERROR' && !signal?.aborted) {
+          // Often the disk's fault (locked by a running VM, unreadable
+          // qcow2 internals); name it, keep the server's own words.
+          (err as ProcessError).message = `input: disk ${d.given}: ${(err as ProcessError).message.replace(/\n+/g, '; ')}`;
+          throw tag(err as ProcessError, `in${d.index}`);
+        }
+        throw err;
+      }
+      servers.push(server);
+      log.info(
+        { disk: `in${d.index}`, source: d.source, format: d.format, size: d.size, pid: server.pid, command: server.command },
+        `input: disk ${d.source} (${d.format}, ${d.size} bytes) on in${d.index}: ${server.command.join(' ')}`,
+      );
+      disks.push({ index: d.index, socket: `in${d.index}`, source: d.source, format: d.format, size: d.size, bus: 'unknown' });
+    }
+    throwIfAborted(signal);
+    const parsed = MetadataIn.safeParse({
+      version: METADATA_VERSION,
+      kind: 'v2v-metadata-in',
+      name: opts.name ?? defaultGuestName(files[0]!),
+      input: 'disk',
+      memory: 2 * GiB,
+      vcpus: 1,
+      firmware: 'unknown',
+      disks,
+      nics: [{ vnet: 'default', vnetType: 'network' }],
+    });
+    if (!parsed.success) throw new InputError(`input: metadata.in: ${formatZodError(parsed.error)}`);
+    await writeJson(workdir.metadataIn, parsed.data);
+    throwIfAborted(signal);
+    return { metadata: parsed.data, servers };
+  } catch (err) {
+    await Promise.all(servers.map((s) => s.stop()));
+    if (signal?.aborted && !isAbortError(err)) throw new AbortError('input: cancelled', { cause: err });
+    throw err;
+  }
+}

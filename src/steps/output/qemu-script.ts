@@ -1,0 +1,101 @@
+// The boot script of -o qemu (NAME.sh), as virt-v2v 2.2's output_qemu.ml
+// writes it: `qemu-system-x86_64` with the converted machine, memory, vCPUs,
+// output disks, one user-mode NIC per source NIC and the virtio extras, then
+// "$@" so that later options (say `-machine accel=tcg`) override ours. Two
+// layers of quoting: qemu's option syntax (a "," in a value is written ",,")
+// inside sh single quotes.
+import { existsSync } from 'node:fs';
+import type { MetadataOut } from '../../metadata/schema.js';
+import type { OutputDiskRef } from './libvirt-xml.js';
+
+/** One sh word: single-quoted, an embedded ' written '\''. */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A value inside a qemu -opt key=value,... list. */
+export function qemuOptValue(s: string): string {
+  return s.replace(/,/g, ',,');
+}
+
+export interface Ovmf {
+  code: string;
+  vars: string;
+}
+
+// Debian 12 (ovmf), Fedora/RHEL (edk2-ovmf), older Debian, SUSE.
+const OVMF_CANDIDATES: Ovmf[] = [
+  { code: '/usr/share/OVMF/OVMF_CODE_4M.fd', vars: '/usr/share/OVMF/OVMF_VARS_4M.fd' },
+  { code: '/usr/share/edk2/ovmf/OVMF_CODE.fd', vars: '/usr/share/edk2/ovmf/OVMF_VARS.fd' },
+  { code: '/usr/share/OVMF/OVMF_CODE.fd', vars: '/usr/share/OVMF/OVMF_VARS.fd' },
+  { code: '/usr/share/qemu/ovmf-x86_64-code.bin', vars: '/usr/share/qemu/ovmf-x86_64-vars.bin' },
+];
+
+/** The first OVMF build installed here, else Debian's paths (`found` false). */
+export function findOvmf(): Ovmf & { found: boolean } {
+  const hit = OVMF_CANDIDATES.find((c) => existsSync(c.code) && existsSync(c.vars));
+  return { ...(hit ?? OVMF_CANDIDATES[0]!), found: hit !== undefined };
+}
+
+const NIC_DEVICE = { virtio: 'virtio-net-pci', e1000: 'e1000', rtl8139: 'rtl8139' } as const;
+
+export function qemuScript(meta: MetadataOut, name: string, disks: OutputDiskRef[], ovmf: Ovmf): string {
+  const virtio = meta.diskBus === 'virtio';
+  // One line of the command each: [option, value?, sh word?]; a value is
+  // sh-quoted here, a sh word (it expands a variable) is written as is.
+  const args: [string, string?, string?][] = [['-no-user-config'], ['-name', `guest=${qemuOptValue(name)}`]];
+  // No -nodefaults: SeaBIOS then fails to boot from virtio-blk (REFERENCE.md).
+  args.push(['-machine', `${meta.machine},accel=kvm:tcg`]);
+  const uefi = meta.firmware === 'uefi';
+  if (uefi) {
+    args.push(['-drive', `if=pflash,format=raw,readonly=on,file=${qemuOptValue(ovmf.code)}`]);
+    args.push(['-drive', undefined, '"if=pflash,format=raw,file=$uefi_vars"']);
+  }
+  args.push(['-m', String(Math.max(1, Math.floor(meta.memory / (1024 * 1024))))]);
+  args.push(['-smp', String(meta.vcpus)]);
+  // if=ide is IDE on pc and the AHCI (SATA) controller on q35.
+  const iface = virtio ? 'virtio' : 'ide';
+  disks.forEach((d, slot) => {
+    args.push(['-drive', `file=${qemuOptValue(d.path)},format=${d.format},if=${iface},index=${slot},media=disk`]);
+  });
+  if (meta.nics.length === 0) args.push(['-nic', 'none']);
+  meta.nics.forEach((n, i) => {
+    args.push(['-netdev', `user,id=net${i}`]);
+    args.push(['-device', `${NIC_DEVICE[meta.nicModel]},netdev=net${i}${n.mac ? `,mac=${n.mac.toLowerCase()}` : ''}`]);
+  });
+  if (virtio) {
+    args.push(['-object', 'rng-random,filename=/dev/urandom,id=rng0']);
+    args.push(['-device', 'virtio-rng-pci,rng=rng0']);
+    args.push(['-device', 'virtio-balloon']);
+  }
+  if (meta.os?.type === 'windows') {
+    args.push(['-vga', 'std']);
+  } else {
+    args.push(['-display', 'none']);
+    args.push(['-serial', 'stdio']);
+  }
+
+  const lines = [
+    '#!/bin/sh -',
+    `# Boots the guest converted by v2v-engine. Extra arguments go to qemu after`,
+    '# these, so they win: e.g. -machine accel=tcg, -display gtk, -snapshot.',
+    '',
+  ];
+  if (uefi) {
+    lines.push(
+      '# UEFI variables: a private copy of the template for this run.',
+      'uefi_vars="$(mktemp)" || exit 1',
+      `trap 'rm -f "$uefi_vars"' EXIT`,
+      `cp ${shQuote(ovmf.vars)} "$uefi_vars" || exit 1`,
+      '',
+    );
+  }
+  // With a trap to run afterwards, sh must stay; otherwise qemu replaces it.
+  lines.push(`${uefi ? '' : 'exec '}qemu-system-x86_64 \\`);
+  for (const [opt, val, word] of args) {
+    const v = val !== undefined ? ` ${shQuote(val)}` : word !== undefined ? ` ${word}` : '';
+    lines.push(`    ${opt}${v} \\`);
+  }
+  lines.push('    "$@"', '');
+  return lines.join('\n');
+}

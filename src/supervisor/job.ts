@@ -1,0 +1,251 @@
+// The coordinator of a whole conversion: drives input, convert, output
+// setup, copy (every disk at once, one copy actor each), output finalize and
+// cleanup through the work dir contract. Cleanup always runs: servers
+// stopped, partial output removed on failure, the work dir removed. Each
+// step logs to its own file; a failure names its step, its disk and that log.
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { dir as tmpDir } from 'tmp-promise';
+import { runCopyJob } from '../copy/copy-job.js';
+import type { CopyOptionsInput } from '../copy/options.js';
+import { CopyOptions } from '../copy/options.js';
+import { AbortError, EngineError, isAbortError } from '../errors.js';
+import { actorLogger, createLogger, type LogConfig } from '../log/logger.js';
+import { MetadataOut, METADATA_VERSION, type MetadataIn } from '../metadata/schema.js';
+import type { Server } from '../process/server.js';
+import { nbdUnixUri } from '../process/server.js';
+import { defaultGuestName, inputDisk } from '../steps/input/disk.js';
+import {
+  checkOutputOptions,
+  outputAbort,
+  outputFinalize,
+  outputSetup,
+  type OutputOptions,
+  type OutputSetup,
+} from '../steps/output/output.js';
+import { createPool } from '../workers/pool.js';
+import { createWorkDir, writeJson, type WorkDir } from '../workdir/workdir.js';
+import { diskName, type JobEvent, type StepName } from './events.js';
+
+export interface JobOptions {
+  input: { type: 'disk'; files: string[]; format?: string };
+  output: Omit<OutputOptions, 'name'>;
+  /** -on: the target's name; default the source's. */
+  name?: string;
+  noConvert: boolean;
+  /** Stop after the input step (--print-source). */
+  printSourceOnly?: boolean;
+  /** Where each step's log goes; default a private dir kept only on failure. */
+  logDir?: string;
+  logLevel?: LogConfig['level'];
+  /** Parent of the work dir (default $TMPDIR). */
+  workParent?: string;
+  copy?: CopyOptionsInput;
+}
+
+export interface JobResult {
+  metadataIn: MetadataIn;
+  metadataOut?: MetadataOut;
+  files: string[];
+  logDir?: string;
+}
+
+export interface JobHooks {
+  signal?: AbortSignal;
+  onEvent?: (e: JobEvent) => void;
+}
+
+/** metadata.out for a guest copied as it is (--no-convert): already at home on KVM. */
+export function unconvertedMetadata(m: MetadataIn, name: string): MetadataOut {
+  return MetadataOut.parse({
+    version: METADATA_VERSION,
+    kind: 'v2v-metadata-out',
+    name,
+    converted: false,
+    os: null,
+    firmware: m.firmware === 'uefi' ? 'uefi' : 'bios',
+    machine: 'q35',
+    memory: m.memory,
+    vcpus: m.vcpus,
+    diskBus: 'virtio',
+    nicModel: 'virtio',
+    disks: m.disks.map((d) => ({ index: d.index, size: d.size })),
+    nics: m.nics,
+  });
+}
+
+export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<JobResult> {
+  const t0 = Date.now();
+  const elapsed = () => (Date.now() - t0) / 1000;
+  const emit = (e: JobEvent) => hooks.onEvent?.(e);
+  const signal = hooks.signal;
+  const copyOptions = CopyOptions.parse(opts.copy ?? {});
+  // Pre-flight, before anything starts: an output that cannot be written
+  // (missing -os, files that exist) fails here, leaving nothing behind.
+  const output: OutputOptions | undefined = opts.printSourceOnly
+    ? undefined
+    : { ...opts.output, name: opts.name ?? defaultGuestName(opts.input.files[0] ?? 'guest') };
+  if (output) checkOutputOptions(output);
+
+  // Logs: one file per step; kept on failure, or always with --log-dir.
+  const ownLogDir = opts.logDir ? undefined : await tmpDir({ prefix: 'v2v-log-', mode: 0o700, unsafeCleanup: true });
+  const logDir = opts.logDir ?? ownLogDir!.path;
+  await mkdir(logDir, { recursive: true, mode: 0o700 });
+  const logFile = (step: string) => path.join(logDir, `${step}.log`);
+  const level = opts.logLevel ?? 'debug';
+  const stepLog = (step: StepName | string, disk?: string): { log: Logger; file: string; config: LogConfig } => {
+    const file = logFile(disk ? `${step}-${disk}` : step);
+    const config: LogConfig = { level, file };
+    return {
+      log: actorLogger(createLogger(config), { actor: step, step, ...(disk ? { disk } : {}) }),
+      file,
+      config,
+    };
+  };
+
+  let current: { step: StepName; disk?: string; file: string } | undefined;
+  const step = async <T>(name: StepName, message: string, fn: (log: Logger) => Promise<T>): Promise<T> => {
+    if (signal?.aborted) throw new AbortError(`${name}: cancelled`);
+    const { log, file } = stepLog(name);
+    current = { step: name, file };
+    emit({ type: 'step.started', step: name, message, elapsed: elapsed() });
+    log.info({ message }, 'step started');
+    try {
+      const r = await fn(log);
+      log.info('step finished');
+      emit({ type: 'step.finished', step: name, elapsed: elapsed() });
+      return r;
+    } catch (err) {
+      log.error({ err }, 'step failed');
+      throw err;
+    }
+  };
+
+  let workdir: WorkDir | undefined;
+  const inputServers: Server[] = [];
+  let setup: OutputSetup | undefined;
+  let ok = false;
+  try {
+    workdir = await createWorkDir(opts.workParent);
+    const wd = workdir;
+    const input = await step('input', `Setting up the source: -i disk ${opts.input.files.join(' ')}`, (log) =>
+      inputDisk({
+        files: opts.input.files,
+        ...(opts.input.format ? { format: opts.input.format } : {}),
+        workdir: wd,
+        log,
+        ...(signal ? { signal } : {}),
+      }),
+    );
+    inputServers.push(...input.servers);
+    const metaIn = input.metadata;
+    if (opts.printSourceOnly) {
+      ok = true;
+      return { metadataIn: metaIn, files: [] };
+    }
+    const out = output!;
+
+    const metaOut = await step('convert', opts.noConvert ? 'Copying without conversion (--no-convert)' : `Converting the guest to run on KVM`, async (log) => {
+      if (!opts.noConvert) {
+        throw new EngineError(
+          'NOT_IMPLEMENTED',
+          'convert: converting the guest OS is not built yet; use --no-convert for a guest already at home on KVM',
+        );
+      }
+      const m = unconvertedMetadata(metaIn, out.name);
+      await writeJson(wd.metadataOut, m);
+      log.info({ metadataOut: m }, 'metadata.out written');
+      return m;
+    });
+
+    setup = await step('output-setup', `Setting up the destination: -o ${out.type}${out.storage ? ` -os ${out.storage}` : ''}`, (log) =>
+      outputSetup(metaOut, out, wd, log),
+    );
+    const targets = setup.targets;
+
+    await step('copy', `Copying ${metaIn.disks.length === 1 ? 'the disk' : `${metaIn.disks.length} disks in parallel`}`, async (log) => {
+      const pool = createPool('copy-worker', { maxThreads: metaIn.disks.length, minThreads: 0 });
+      const stop = new AbortController();
+      const onAbort = () => stop.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        await Promise.all(
+          metaIn.disks.map(async (d) => {
+            const disk = diskName(d.index);
+            const target = targets.find((t) => t.index === d.index);
+            if (!target) throw new EngineError('STATE_ERROR', `copy: no target for disk ${disk}`);
+            const dl = stepLog('copy', disk);
+            emit({ type: 'copy.started', disk, index: d.index, total: d.size, elapsed: elapsed() });
+            log.info({ disk, log: dl.file }, 'disk copy started');
+            try {
+              await runCopyJob(
+                pool,
+                {
+                  jobId: `copy-${disk}`,
+                  disk,
+                  source: { kind: 'nbd-uri', name: `source ${disk} (${d.source})`, uri: nbdUnixUri(wd.inSocket(d.index)) },
+                  target:
+                    target.uri === 'null:'
+                      ? { kind: 'null', name: `target ${disk} null:` }
+                      : { kind: 'nbd-uri', name: `target ${disk}`, uri: target.uri },
+                  options: { ...copyOptions, targetIsZero: copyOptions.targetIsZero || target.knownZero },
+                  log: dl.config,
+                },
+                {
+                  signal: stop.signal,
+                  onProgress: (done, total) => emit({ type: 'copy.progress', disk, index: d.index, done, total }),
+                },
+              );
+            } catch (err) {
+              // One disk failing stops the others: the job has failed.
+              (err as EngineError).disk ??= disk;
+              if (!current || current.disk === undefined) current = { step: 'copy', disk, file: dl.file };
+              stop.abort();
+              throw err;
+            }
+            emit({ type: 'copy.finished', disk, index: d.index, elapsed: elapsed() });
+            log.info({ disk }, 'disk copy finished');
+          }),
+        );
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+        await pool.destroy();
+      }
+      if (signal?.aborted) throw new AbortError('copy: cancelled');
+    });
+
+    const s = setup;
+    const files = await step('output-finalize', 'Creating output metadata', (log) => outputFinalize(metaOut, out, s, log));
+    ok = true;
+    return { metadataIn: metaIn, metadataOut: metaOut, files, ...(opts.logDir ? { logDir } : {}) };
+  } catch (err) {
+    const e = err as EngineError;
+    if (current) {
+      e.step ??= current.step;
+      if (current.disk) e.disk ??= current.disk;
+    }
+    const logNote = current?.file ?? logDir;
+    emit({
+      type: 'error',
+      ...(e.step ? { step: e.step as StepName } : {}),
+      ...(e.disk ? { disk: e.disk } : {}),
+      message: err instanceof Error ? err.message : String(err),
+      ...(logNote && !isAbortError(err) ? { log: logNote } : {}),
+    });
+    if (logNote && !isAbortError(err)) (e as EngineError & { log?: string }).log = logNote;
+    throw err;
+  } finally {
+    // Cleanup, always: servers, partial output, the work dir; our own log
+    // dir only when the job succeeded.
+    const { log } = stepLog('cleanup');
+    emit({ type: 'step.started', step: 'cleanup', message: 'Finishing off', elapsed: elapsed() });
+    if (!ok && output) await outputAbort(output, setup, log);
+    else if (setup) await Promise.all(setup.servers.map((s) => s.stop()));
+    await Promise.all(inputServers.map((s) => s.stop()));
+    await workdir?.remove();
+    // Ctrl-C leaves nothing behind; a failure keeps its logs for the user.
+    if (ownLogDir && (ok || signal?.aborted)) await ownLogDir.cleanup();
+    emit({ type: 'step.finished', step: 'cleanup', elapsed: elapsed() });
+  }
+}
