@@ -51,8 +51,9 @@ interface Tool {
   run(src: string, dst: string): Promise<{ seconds: number; rssKiB?: number }>;
 }
 
+let rssFile = path.join(os.tmpdir(), `v2v-bench-rss-${process.pid}`); // moved into the bench's own dir in main()
+
 async function timed(argv: string[]): Promise<{ seconds: number; rssKiB?: number }> {
-  const rssFile = path.join(os.tmpdir(), `v2v-bench-rss-${process.pid}`);
   const useTime = await exists('/usr/bin/time');
   const full = useTime ? ['/usr/bin/time', '-f', '%M', '-o', rssFile, ...argv] : argv;
   const t0 = process.hrtime.bigint();
@@ -116,6 +117,7 @@ async function main(): Promise<void> {
   const scale = Number(values.scale);
   const wanted = new Set(values.scenarios!.split(','));
   const { path: dir, cleanup } = await tmpDir({ unsafeCleanup: true, prefix: 'v2v-bench-' });
+  rssFile = path.join(dir, 'rss');
   const pool = createPool('copy-worker', { maxThreads: 1, minThreads: 1 });
   const servers: Server[] = [];
   try {

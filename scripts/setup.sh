@@ -11,6 +11,8 @@ PACKAGES=(
   qemu-utils                         # qemu-img, qemu-nbd, qemu-io
   time                               # GNU time: peak RSS in the benchmark
   libxml2-utils libvirt-clients      # xmllint, virt-xml-validate: tests check the libvirt XML we write
+  libguestfs-tools virt-v2v linux-image-amd64 # the conversion (virt-v2v-in-place) and inspection
+  qemu-system-x86 debootstrap        # booting converted guests; building the sample guest
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -13,7 +13,7 @@ import { ProcessError } from '../errors.js';
 export interface Server {
   readonly pid: number;
   readonly socket: string;
-  /** nbd+unix URI of the server's default export. */
+  /** URI of the server's default export (nbd+unix://, or nbd:// over TCP). */
   readonly uri: string;
   readonly command: string[];
   /** The last lines the server wrote to stderr. */
@@ -58,6 +58,7 @@ async function startServer(
   socket: string,
   pidfile: string,
   opts: StartOptions,
+  uri = nbdUnixUri(socket),
 ): Promise<Server> {
   installExitHook();
   // A stale pidfile would make a dead server look ready, a stale socket
@@ -116,14 +117,17 @@ async function startServer(
     await sleep(10);
   }
   opts.log?.debug({ server: opts.name, pid: child.pid, argv }, 'server started');
-  return { pid: child.pid!, socket, uri: nbdUnixUri(socket), command: argv, stderrTail, exited, stop };
+  return { pid: child.pid!, socket, uri, command: argv, stderrTail, exited, stop };
 }
 
 /**
  * Start nbdkit serving `pluginArgs` (plugin, its parameters, filters as
  * "--filter=NAME" before the plugin) on DIR/NAME.sock.
  */
-export function startNbdkit(pluginArgs: string[], opts: StartOptions & { readonly?: boolean; threads?: number }): Promise<Server> {
+export function startNbdkit(
+  pluginArgs: string[],
+  opts: StartOptions & { readonly?: boolean; threads?: number; tcp?: { host: string; port: number } },
+): Promise<Server> {
   const socket = opts.socket ?? path.join(opts.dir, `${opts.name}.sock`);
   const pidfile = path.join(opts.dir, `${opts.name}.pid`);
   const argv = [
@@ -132,13 +136,12 @@ export function startNbdkit(pluginArgs: string[], opts: StartOptions & { readonl
     '--foreground',
     '--pidfile',
     pidfile,
-    '--unix',
-    socket,
+    ...(opts.tcp ? ['-i', opts.tcp.host, '-p', String(opts.tcp.port)] : ['--unix', socket]),
     ...(opts.readonly ? ['--readonly'] : []),
     ...(opts.threads ? ['--threads', String(opts.threads)] : []),
     ...pluginArgs,
   ];
-  return startServer(argv, socket, pidfile, opts);
+  return startServer(argv, socket, pidfile, opts, opts.tcp ? `nbd://${opts.tcp.host}:${opts.tcp.port}` : undefined);
 }
 
 /**

@@ -15,6 +15,7 @@ import { actorLogger, createLogger, type LogConfig } from '../log/logger.js';
 import { MetadataOut, METADATA_VERSION, type MetadataIn } from '../metadata/schema.js';
 import type { Server } from '../process/server.js';
 import { nbdUnixUri } from '../process/server.js';
+import { convertGuest } from '../steps/convert/convert.js';
 import { defaultGuestName, inputDisk } from '../steps/input/disk.js';
 import {
   checkOutputOptions,
@@ -146,12 +147,9 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
     }
     const out = output!;
 
-    const metaOut = await step('convert', opts.noConvert ? 'Copying without conversion (--no-convert)' : `Converting the guest to run on KVM`, async (log) => {
+    const metaOut = await step('convert', opts.noConvert ? 'Copying without conversion (--no-convert)' : 'Converting the guest to run on KVM (virt-v2v-in-place)', async (log) => {
       if (!opts.noConvert) {
-        throw new EngineError(
-          'NOT_IMPLEMENTED',
-          'convert: converting the guest OS is not built yet; use --no-convert for a guest already at home on KVM',
-        );
+        return convertGuest({ workdir: wd, metadata: metaIn, name: out.name, log, ...(signal ? { signal } : {}) });
       }
       const m = unconvertedMetadata(metaIn, out.name);
       await writeJson(wd.metadataOut, m);

@@ -122,26 +122,48 @@ describe.skipIf(needs)('v2v --no-convert', () => {
 
     const a = path.join(tmp, 'a.img');
     await makeRaw(a, 8, 4);
-    // Conversion is not built yet: it must fail as a step, leaving nothing.
-    const conv = await runCli(['-i', 'disk', a, '-o', 'local', '-os', out], { env });
-    expect(conv.code).toBe(1);
-    expect(conv.stderr).toMatch(/^v2v: convert: /);
-    expect(await readdir(out)).toEqual([]);
-
     const bad = await runCli(['-i', 'disk', a, '-o', 'local', '-os', out, '-of', 'vmdk'], { env });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^v2v: -of vmdk: output format must be raw or qcow2/);
     const unknown = await runCli(['-i', 'disk', a, '-o', 'local', '-os', out, '--frobnicate'], { env });
     expect(unknown.stderr).toMatch(/^v2v: unknown option --frobnicate/);
 
-    // The work dir is gone; the failed step's log is kept and named.
-    const left = await readdir(work);
-    expect(left.every((d) => d.startsWith('v2v-log-'))).toBe(true);
-    const logPath = /\(log: ([^)]+)\)/.exec(conv.stderr)?.[1];
-    expect(logPath, 'the error names the log').toBeDefined();
-    expect(logPath!.startsWith(work)).toBe(true);
+    // No work dir is left; only the failed input step's log, which the error named.
+    expect(missing.stderr).toMatch(/\(log: [^)]+input\.log\)/);
+    expect((await readdir(work)).filter((d) => !d.startsWith('v2v-log-'))).toEqual([]);
     expect(processesUsing(work)).toEqual([]);
   });
+
+  test.skipIf(!has('virt-v2v-in-place') || !has('virt-inspector'))(
+    'a disk that is not a guest: convert fails naming the step and its log, nothing left',
+    { timeout: 240_000 },
+    async ({ tmp }) => {
+      const work = path.join(tmp, 'work');
+      const out = path.join(tmp, 'out');
+      await mkdir(work);
+      await mkdir(out);
+      const a = path.join(tmp, 'a.img');
+      await makeRaw(a, 8, 4);
+      const before = await sha256File(a);
+      // KVM hangs on this machine kind (REFERENCE.md): libguestfs on TCG.
+      const conv = await runCli(['-i', 'disk', a, '-o', 'local', '-os', out], {
+        env: { TMPDIR: work, LIBGUESTFS_BACKEND_SETTINGS: 'force_tcg' },
+      });
+      expect(conv.code).toBe(1);
+      expect(conv.stderr.trim().split('\n')).toHaveLength(1);
+      expect(conv.stderr).toMatch(/^v2v: convert: .*inspection could not detect the source guest/);
+      expect(await readdir(out)).toEqual([]);
+      expect(await sha256File(a)).toBe(before);
+      // The work dir is gone; the failed step's log is kept and named.
+      const left = await readdir(work);
+      expect(left.every((d) => d.startsWith('v2v-log-'))).toBe(true);
+      const logPath = /\(log: ([^)]+)\)/.exec(conv.stderr)?.[1];
+      expect(logPath, 'the error names the log').toBeDefined();
+      expect(logPath!.startsWith(work)).toBe(true);
+      expect(await readFile(logPath!, 'utf8')).toContain('virt-v2v-in-place');
+      expect(processesUsing(work)).toEqual([]);
+    },
+  );
 
   test('SIGINT during the copy: exit 1, no partial disks, nothing running', async ({ tmp }) => {
     const work = path.join(tmp, 'work');

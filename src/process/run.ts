@@ -1,0 +1,77 @@
+// Long-running helper programs (virt-v2v-in-place, virt-inspector): argument
+// arrays, their own process group so that cancel reaches the qemu appliance
+// they start, output lines to the step's log, and a ProcessError with the
+// last lines of stderr on failure.
+import { spawn } from 'node:child_process';
+import type { Logger } from 'pino';
+import { AbortError, ProcessError } from '../errors.js';
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+export function runProgram(
+  argv: string[],
+  opts: { log: Logger; signal?: AbortSignal; env?: NodeJS.ProcessEnv; what: string; graceMs?: number },
+): Promise<RunResult> {
+  const [cmd, ...args] = argv as [string, ...string[]];
+  return new Promise((resolve, reject) => {
+    if (opts.signal?.aborted) return reject(new AbortError(`${opts.what}: cancelled`));
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...opts.env },
+      detached: true, // a process group of its own: kill(-pid) reaches its children
+    });
+    let stdout = '';
+    let stderr = '';
+    const lines = (stream: 'stdout' | 'stderr') => (d: Buffer) => {
+      const text = d.toString();
+      if (stream === 'stdout') stdout += text;
+      else stderr = (stderr + text).slice(-20_000);
+      for (const line of text.split('\n')) if (line.trim()) opts.log.debug({ [stream]: line }, cmd);
+    };
+    child.stdout!.on('data', lines('stdout'));
+    child.stderr!.on('data', lines('stderr'));
+    let killTimer: NodeJS.Timeout | undefined;
+    const kill = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    const onAbort = () => {
+      opts.log.info(`${opts.what}: cancelling`);
+      kill('SIGTERM');
+      killTimer = setTimeout(() => kill('SIGKILL'), opts.graceMs ?? 2000);
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const onExit = () => kill('SIGKILL');
+    process.on('exit', onExit);
+    child.on('error', (e) => {
+      process.off('exit', onExit);
+      reject(new ProcessError(`${opts.what}: cannot run ${cmd}: ${e.message}`, { command: argv.join(' ') }));
+    });
+    child.on('close', (code, signal) => {
+      process.off('exit', onExit);
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (killTimer) clearTimeout(killTimer);
+      if (opts.signal?.aborted) return reject(new AbortError(`${opts.what}: cancelled`));
+      if (code === 0) return resolve({ stdout, stderr });
+      const all = stderr.split('\n').filter(Boolean);
+      const tail = all.slice(-5).join('\n');
+      // The program's own error line says more than its last line ("If
+      // reporting bugs, ...").
+      const last = all.findLast((l) => /\berror\b/i.test(l)) ?? all.at(-1) ?? '';
+      reject(
+        new ProcessError(`${opts.what}: ${cmd} failed (${signal ?? `exit ${code}`})${last ? `: ${last}` : ''}`, {
+          command: argv.join(' '),
+          stderrTail: tail,
+          ...(code !== null ? { exitCode: code } : {}),
+          ...(signal ? { signal } : {}),
+        }),
+      );
+    });
+  });
+}

@@ -1,0 +1,129 @@
+// The convert step: reuse virt-v2v's conversion (virt-v2v-in-place 2.2),
+// not a rewrite. It writes through our copy-on-write overlays, so the source
+// stays untouched and the copy then reads the converted disks. virt-v2v-in-
+// place accepts NBD disks only on a loopback TCP port, so each overlay gets a
+// TCP proxy (nbdkit's nbd plugin in front of in<N>) for as long as the
+// conversion runs. Afterwards virt-inspector reads the converted guest
+// (read-only, through the same proxies) for metadata.out.
+//
+// KVM or not: libguestfs decides; set LIBGUESTFS_BACKEND_SETTINGS=force_tcg
+// where KVM is missing or hangs (REFERENCE.md: it hangs on our CI machine).
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { XMLParser } from 'fast-xml-parser';
+import type { Logger } from 'pino';
+import { EngineError } from '../../errors.js';
+import { MetadataOut, METADATA_VERSION, type GuestOs, type MetadataIn } from '../../metadata/schema.js';
+import { freePort } from '../../process/ports.js';
+import { runProgram } from '../../process/run.js';
+import { startNbdkit, type Server } from '../../process/server.js';
+import { writeJson, type WorkDir } from '../../workdir/workdir.js';
+import { conversionXml } from './libvirt-xml.js';
+
+export interface ConvertOptions {
+  workdir: WorkDir;
+  metadata: MetadataIn;
+  /** The converted guest's name (-on), default the source's. */
+  name?: string;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+interface Inspected {
+  os: GuestOs;
+  uefi: boolean;
+}
+
+/** Parse virt-inspector's XML: entities are not expanded, DOCTYPEs refused. */
+export function parseInspection(xml: string): Inspected {
+  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new EngineError('INSPECTION_ERROR', 'convert: inspection output has a DOCTYPE');
+  const doc = new XMLParser({ processEntities: false, ignoreAttributes: false, parseTagValue: false }).parse(xml) as {
+    operatingsystems?: { operatingsystem?: Record<string, unknown> | Record<string, unknown>[] };
+  };
+  const oses = doc.operatingsystems?.operatingsystem;
+  const os = Array.isArray(oses) ? oses[0] : oses;
+  if (!os) throw new EngineError('NO_OS', 'convert: no operating system was found in the guest (is it a guest disk?)');
+  const str = (k: string) => (typeof os[k] === 'string' ? (os[k] as string) : '');
+  const mps = (os.mountpoints as { mountpoint?: unknown } | undefined)?.mountpoint;
+  const mountpoints = (Array.isArray(mps) ? mps : mps ? [mps] : []).map((m) =>
+    typeof m === 'object' && m !== null ? String((m as Record<string, unknown>)['#text'] ?? '') : String(m),
+  );
+  return {
+    os: {
+      type: str('name'),
+      distro: str('distro'),
+      major: Number(str('major_version')) || 0,
+      minor: Number(str('minor_version')) || 0,
+      arch: str('arch'),
+      product: str('product_name'),
+      osinfo: str('osinfo'),
+    },
+    uefi: mountpoints.includes('/boot/efi'),
+  };
+}
+
+/** virt-v2v says whether the converted guest has virtio drivers. */
+export function virtioFromOutput(text: string): boolean | undefined {
+  if (/does not have virtio drivers/i.test(text)) return false;
+  if (/has virtio drivers installed/i.test(text)) return true;
+  return undefined;
+}
+
+export async function convertGuest(o: ConvertOptions): Promise<MetadataOut> {
+  const { workdir, metadata: m, log } = o;
+  const proxies: Server[] = [];
+  try {
+    const ports: number[] = [];
+    for (const d of m.disks) {
+      const port = await freePort();
+      ports.push(port);
+      proxies.push(
+        await startNbdkit(['nbd', `socket=${workdir.inSocket(d.index)}`], {
+          dir: workdir.path,
+          name: `convert-proxy${d.index}`,
+          tcp: { host: '127.0.0.1', port },
+          log,
+          ...(o.signal ? { signal: o.signal } : {}),
+        }),
+      );
+    }
+    const xmlFile = path.join(workdir.path, 'convert.xml');
+    await writeFile(xmlFile, conversionXml(m, ports), { mode: 0o600 });
+    const env = { TMPDIR: workdir.path, LIBGUESTFS_CACHEDIR: process.env.LIBGUESTFS_CACHEDIR ?? '/var/tmp' };
+    const conv = await runProgram(['virt-v2v-in-place', '-i', 'libvirtxml', xmlFile], {
+      log,
+      env,
+      what: 'convert',
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    const virtio = virtioFromOutput(conv.stdout + conv.stderr);
+    const insp = await runProgram(
+      ['virt-inspector', '--no-applications', '--no-icon', '--format=raw', ...ports.flatMap((p) => ['-a', `nbd://127.0.0.1:${p}`])],
+      { log, env, what: 'convert: inspection', ...(o.signal ? { signal: o.signal } : {}) },
+    );
+    const found = parseInspection(insp.stdout);
+    if (virtio === undefined) log.warn('virt-v2v-in-place did not say whether virtio drivers were installed: assuming they were');
+    const hasVirtio = virtio ?? true;
+    const out = MetadataOut.parse({
+      version: METADATA_VERSION,
+      kind: 'v2v-metadata-out',
+      name: o.name ?? m.name,
+      converted: true,
+      os: found.os,
+      firmware: m.firmware === 'uefi' || found.uefi ? 'uefi' : 'bios',
+      machine: 'q35',
+      memory: m.memory,
+      vcpus: m.vcpus,
+      diskBus: hasVirtio ? 'virtio' : 'sata',
+      nicModel: hasVirtio ? 'virtio' : 'e1000',
+      disks: m.disks.map((d) => ({ index: d.index, size: d.size })),
+      nics: m.nics,
+    });
+    await writeJson(workdir.metadataOut, out);
+    log.info({ metadataOut: out }, 'metadata.out written');
+    return out;
+  } finally {
+    // The conversion's TCP view exists only while it runs.
+    await Promise.all(proxies.map((p) => p.stop()));
+  }
+}
