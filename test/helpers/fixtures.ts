@@ -2,7 +2,7 @@
 // nbdkit servers in it, stopped after each test; on failure their stderr is
 // printed (nbdkit tests/test-nozero.sh does the same).
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { test as base } from 'vitest';
 import { dir as tmpDir } from 'tmp-promise';
@@ -53,8 +53,11 @@ export function sha256(buf: Uint8Array): string {
   return createHash('sha256').update(buf).digest('hex');
 }
 
+/** Streamed, so disks of any size can be hashed. */
 export async function sha256File(path: string): Promise<string> {
-  return sha256(await readFile(path));
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
 }
 
 /** Every byte an NBD server serves, read with nbdcopy (a peer, not our code). */
