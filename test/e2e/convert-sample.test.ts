@@ -1,9 +1,7 @@
 // Slow tier: the project's real Debian 12 guest (scripts/build-sample-guest.sh,
 // cached in .cache/guests/) converted end to end with virt-v2v-in-place
 // through our overlays: minutes under TCG. Skipped until the guest is built.
-// XXX: the converted guest does not boot yet: its kernel command line keeps
-// root=/dev/sda1 (virt-v2v-in-place, like virt-v2v, warns that it "could not
-// determine a way to update the configuration of Grub2" for this guest).
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -39,5 +37,29 @@ describe.skipIf(!existsSync(guest) || !has('virt-v2v-in-place') || !has('guestfi
     const modules = await run(['guestfish', '--ro', '--format=raw', '-a', path.join(out, 'sample-sda'), '-i', 'cat', '/etc/initramfs-tools/modules']);
     expect(modules).toMatch(/virtio_blk/);
     expect(await readdir(work)).toEqual([]);
+
+    // It boots on KVM's devices (virtio disk and NIC; TCG here) to a login prompt.
+    const serial = path.join(tmp, 'serial.log');
+    const qemu = spawn(
+      'qemu-system-x86_64',
+      [
+        '-machine', 'q35,accel=tcg', '-m', '1024', '-display', 'none',
+        '-drive', `file=${path.join(out, 'sample-sda')},format=raw,if=virtio,snapshot=on`,
+        '-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0',
+        '-serial', `file:${serial}`,
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      let text = '';
+      for (let i = 0; i < 90 && !/login:|ALERT!/.test(text); i++) {
+        await new Promise((r) => setTimeout(r, 2000));
+        text = existsSync(serial) ? await readFile(serial, 'latin1') : '';
+      }
+      expect(text).not.toContain('ALERT!');
+      expect(text).toMatch(/login:/);
+    } finally {
+      qemu.kill('SIGKILL');
+    }
   });
 });
