@@ -75,9 +75,12 @@ export async function readAll(uri: string): Promise<Buffer> {
 }
 
 /** Run a command to completion; reject with its stderr on failure. */
-export function run(argv: string[], opts: { input?: string } = {}): Promise<string> {
+export function run(argv: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const c = spawn(argv[0]!, argv.slice(1), { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const c = spawn(argv[0]!, argv.slice(1), {
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...opts.env },
+    });
     let out = '';
     let err = '';
     c.stdout!.on('data', (d: Buffer) => (out += d.toString()));
