@@ -14,6 +14,7 @@
 // "v2v copy (CLI)" is the whole `v2v copy` command, Node's start-up included.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,7 +55,7 @@ interface Tool {
 let rssFile = path.join(os.tmpdir(), `v2v-bench-rss-${process.pid}`); // moved into the bench's own dir in main()
 
 async function timed(argv: string[]): Promise<{ seconds: number; rssKiB?: number }> {
-  const useTime = await exists('/usr/bin/time');
+  const useTime = existsSync('/usr/bin/time');
   const full = useTime ? ['/usr/bin/time', '-f', '%M', '-o', rssFile, ...argv] : argv;
   const t0 = process.hrtime.bigint();
   await new Promise<void>((resolve, reject) => {
@@ -68,15 +69,6 @@ async function timed(argv: string[]): Promise<{ seconds: number; rssKiB?: number
   if (!useTime) return { seconds };
   const rssKiB = Number((await readFile(rssFile, 'utf8')).trim().split('\n').pop());
   return { seconds, rssKiB };
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await readFile(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function sha256Of(uri: string): Promise<string> {

@@ -686,9 +686,9 @@ void CopyThread::Run() {
       ProcessDone();
       continue;
     }
-    if (busy == 0 && exhausted) break;
-    if (busy == 0 && !freeList.empty() && extIdx < ext.size()) continue;
-    if (busy == 0 && retryQ.empty() && !exhausted) continue;
+    // IssueNew() fills every free buffer unless the work has run out (or
+    // the copy was cancelled): nothing busy now means this thread is done.
+    if (busy == 0) break;
     PollOnce();
   }
 }

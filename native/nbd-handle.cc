@@ -336,10 +336,22 @@ static uint32_t FlagsArg(const Napi::CallbackInfo &info, size_t i) {
   return 0;
 }
 
-Napi::Value NbdHandle::Pread(const Napi::CallbackInfo &info) {
+// A new op, registered as pending (and keeping this object alive) before
+// libnbd is called: its completion can run inside the call.
+NbdHandle::Op *NbdHandle::Begin(Napi::Env env, const char *name, int64_t offset) {
+  Op *op = new Op(this, name, env);
+  op->offset = offset;
+  ops_.insert(op);
+  Ref();
+  return op;
+}
+
+// pread / pwrite: (buf, offset[, flags]); the buffer is used in place.
+template <typename Call>
+Napi::Value NbdHandle::BufferCommand(const Napi::CallbackInfo &info, const char *name, Call call) {
   Napi::Env env = info.Env();
   REQUIRE_ARGS(info, 2);
-  if (!CheckOpen(env, "nbd_aio_pread")) return env.Undefined();
+  if (!CheckOpen(env, name)) return env.Undefined();
   void *data;
   size_t len;
   uint64_t offset;
@@ -348,66 +360,51 @@ Napi::Value NbdHandle::Pread(const Napi::CallbackInfo &info) {
     return env.Undefined();
   }
   if (!GetU64(info[1], "offset", &offset)) return env.Undefined();
-  Op *op = new Op(this, "nbd_aio_pread", env);
+  Op *op = Begin(env, name, (int64_t)offset);
   op->bufRef = Napi::Persistent(info[0].As<Napi::Object>());
-  op->offset = (int64_t)offset;
-  ops_.insert(op);
-  Ref();
-  return Issue(env, op, nbd_aio_pread(h_, data, len, offset, Completion(op), FlagsArg(info, 2)));
+  return Issue(env, op, call(data, len, offset, Completion(op), FlagsArg(info, 2)));
+}
+
+// zero / trim: (count, offset[, flags]).
+template <typename Call>
+Napi::Value NbdHandle::RangeCommand(const Napi::CallbackInfo &info, const char *name, Call call) {
+  Napi::Env env = info.Env();
+  REQUIRE_ARGS(info, 2);
+  if (!CheckOpen(env, name)) return env.Undefined();
+  uint64_t count, offset;
+  if (!GetU64(info[0], "count", &count) || !GetU64(info[1], "offset", &offset)) return env.Undefined();
+  Op *op = Begin(env, name, (int64_t)offset);
+  return Issue(env, op, call(count, offset, Completion(op), FlagsArg(info, 2)));
+}
+
+Napi::Value NbdHandle::Pread(const Napi::CallbackInfo &info) {
+  return BufferCommand(info, "nbd_aio_pread", [this](void *d, size_t n, uint64_t off, nbd_completion_callback c, uint32_t f) {
+    return nbd_aio_pread(h_, d, n, off, c, f);
+  });
 }
 
 Napi::Value NbdHandle::Pwrite(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  REQUIRE_ARGS(info, 2);
-  if (!CheckOpen(env, "nbd_aio_pwrite")) return env.Undefined();
-  void *data;
-  size_t len;
-  uint64_t offset;
-  if (!GetBuffer(info[0], &data, &len)) {
-    Napi::TypeError::New(env, "buf must be a Uint8Array").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (!GetU64(info[1], "offset", &offset)) return env.Undefined();
-  Op *op = new Op(this, "nbd_aio_pwrite", env);
-  op->bufRef = Napi::Persistent(info[0].As<Napi::Object>());
-  op->offset = (int64_t)offset;
-  ops_.insert(op);
-  Ref();
-  return Issue(env, op, nbd_aio_pwrite(h_, data, len, offset, Completion(op), FlagsArg(info, 2)));
+  return BufferCommand(info, "nbd_aio_pwrite", [this](void *d, size_t n, uint64_t off, nbd_completion_callback c, uint32_t f) {
+    return nbd_aio_pwrite(h_, d, n, off, c, f);
+  });
 }
 
 Napi::Value NbdHandle::Zero(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  REQUIRE_ARGS(info, 2);
-  if (!CheckOpen(env, "nbd_aio_zero")) return env.Undefined();
-  uint64_t count, offset;
-  if (!GetU64(info[0], "count", &count) || !GetU64(info[1], "offset", &offset)) return env.Undefined();
-  Op *op = new Op(this, "nbd_aio_zero", env);
-  op->offset = (int64_t)offset;
-  ops_.insert(op);
-  Ref();
-  return Issue(env, op, nbd_aio_zero(h_, count, offset, Completion(op), FlagsArg(info, 2)));
+  return RangeCommand(info, "nbd_aio_zero", [this](uint64_t n, uint64_t off, nbd_completion_callback c, uint32_t f) {
+    return nbd_aio_zero(h_, n, off, c, f);
+  });
 }
 
 Napi::Value NbdHandle::Trim(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  REQUIRE_ARGS(info, 2);
-  if (!CheckOpen(env, "nbd_aio_trim")) return env.Undefined();
-  uint64_t count, offset;
-  if (!GetU64(info[0], "count", &count) || !GetU64(info[1], "offset", &offset)) return env.Undefined();
-  Op *op = new Op(this, "nbd_aio_trim", env);
-  op->offset = (int64_t)offset;
-  ops_.insert(op);
-  Ref();
-  return Issue(env, op, nbd_aio_trim(h_, count, offset, Completion(op), FlagsArg(info, 2)));
+  return RangeCommand(info, "nbd_aio_trim", [this](uint64_t n, uint64_t off, nbd_completion_callback c, uint32_t f) {
+    return nbd_aio_trim(h_, n, off, c, f);
+  });
 }
 
 Napi::Value NbdHandle::Flush(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env, "nbd_aio_flush")) return env.Undefined();
-  Op *op = new Op(this, "nbd_aio_flush", env);
-  ops_.insert(op);
-  Ref();
+  Op *op = Begin(env, "nbd_aio_flush", -1);
   return Issue(env, op, nbd_aio_flush(h_, Completion(op), FlagsArg(info, 0)));
 }
 
@@ -417,11 +414,8 @@ Napi::Value NbdHandle::BlockStatus(const Napi::CallbackInfo &info) {
   if (!CheckOpen(env, "nbd_aio_block_status")) return env.Undefined();
   uint64_t count, offset;
   if (!GetU64(info[0], "count", &count) || !GetU64(info[1], "offset", &offset)) return env.Undefined();
-  Op *op = new Op(this, "nbd_aio_block_status", env);
-  op->offset = (int64_t)offset;
+  Op *op = Begin(env, "nbd_aio_block_status", (int64_t)offset);
   op->wantExtents = true;
-  ops_.insert(op);
-  Ref();
   return Issue(env, op,
                nbd_aio_block_status(h_, count, offset, nbd_extent_callback{ExtentCb, op, nullptr},
                                     Completion(op), FlagsArg(info, 2)));

@@ -59,6 +59,11 @@ class NbdHandle : public Napi::ObjectWrap<NbdHandle> {
   Napi::Value Close(const Napi::CallbackInfo &info);
 
   Napi::Value StartConnect(Napi::Env env, const char *op, int rc);
+  Op *Begin(Napi::Env env, const char *name, int64_t offset);
+  template <typename Call>
+  Napi::Value BufferCommand(const Napi::CallbackInfo &info, const char *name, Call call);
+  template <typename Call>
+  Napi::Value RangeCommand(const Napi::CallbackInfo &info, const char *name, Call call);
   Napi::Value Issue(Napi::Env env, Op *op, int64_t cookie);
   bool CheckOpen(Napi::Env env, const char *op);
   void Rearm();

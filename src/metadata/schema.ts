@@ -83,3 +83,30 @@ export const MetadataOut = z.strictObject({
   nics: z.array(NicIn),
 });
 export type MetadataOut = z.infer<typeof MetadataOut>;
+
+/** What the convert step learnt about the guest. */
+export interface GuestFacts {
+  converted: boolean;
+  os: GuestOs | null;
+  uefi: boolean;
+  virtio: boolean;
+}
+
+/** metadata.out for a source and what conversion found (or assumed). */
+export function metadataOutFor(m: MetadataIn, name: string, g: GuestFacts): MetadataOut {
+  return MetadataOut.parse({
+    version: METADATA_VERSION,
+    kind: 'v2v-metadata-out',
+    name,
+    converted: g.converted,
+    os: g.os,
+    firmware: m.firmware === 'uefi' || g.uefi ? 'uefi' : 'bios',
+    machine: 'q35',
+    memory: m.memory,
+    vcpus: m.vcpus,
+    diskBus: g.virtio ? 'virtio' : 'sata',
+    nicModel: g.virtio ? 'virtio' : 'e1000',
+    disks: m.disks.map((d) => ({ index: d.index, size: d.size })),
+    nics: m.nics,
+  });
+}

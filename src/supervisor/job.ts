@@ -12,7 +12,7 @@ import type { CopyOptionsInput } from '../copy/options.js';
 import { CopyOptions } from '../copy/options.js';
 import { AbortError, EngineError, isAbortError } from '../errors.js';
 import { actorLogger, createLogger, type LogConfig } from '../log/logger.js';
-import { MetadataOut, METADATA_VERSION, type MetadataIn } from '../metadata/schema.js';
+import { metadataOutFor, type MetadataIn, type MetadataOut } from '../metadata/schema.js';
 import type { Server } from '../process/server.js';
 import { nbdUnixUri } from '../process/server.js';
 import { convertGuest } from '../steps/convert/convert.js';
@@ -59,21 +59,7 @@ export interface JobHooks {
 
 /** metadata.out for a guest copied as it is (--no-convert): already at home on KVM. */
 export function unconvertedMetadata(m: MetadataIn, name: string): MetadataOut {
-  return MetadataOut.parse({
-    version: METADATA_VERSION,
-    kind: 'v2v-metadata-out',
-    name,
-    converted: false,
-    os: null,
-    firmware: m.firmware === 'uefi' ? 'uefi' : 'bios',
-    machine: 'q35',
-    memory: m.memory,
-    vcpus: m.vcpus,
-    diskBus: 'virtio',
-    nicModel: 'virtio',
-    disks: m.disks.map((d) => ({ index: d.index, size: d.size })),
-    nics: m.nics,
-  });
+  return metadataOutFor(m, name, { converted: false, os: null, uefi: false, virtio: true });
 }
 
 export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<JobResult> {
@@ -198,7 +184,7 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
             } catch (err) {
               // One disk failing stops the others: the job has failed.
               (err as EngineError).disk ??= disk;
-              if (!current || current.disk === undefined) current = { step: 'copy', disk, file: dl.file };
+              if (current?.disk === undefined) current = { step: 'copy', disk, file: dl.file }; // the first disk to fail
               stop.abort();
               throw err;
             }
@@ -223,15 +209,16 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
       e.step ??= current.step;
       if (current.disk) e.disk ??= current.disk;
     }
-    const logNote = current?.file ?? logDir;
+    // A cancelled job keeps no logs, so it names none.
+    const logNote = isAbortError(err) ? undefined : (current?.file ?? logDir);
     emit({
       type: 'error',
       ...(e.step ? { step: e.step as StepName } : {}),
       ...(e.disk ? { disk: e.disk } : {}),
       message: err instanceof Error ? err.message : String(err),
-      ...(logNote && !isAbortError(err) ? { log: logNote } : {}),
+      ...(logNote ? { log: logNote } : {}),
     });
-    if (logNote && !isAbortError(err)) (e as EngineError & { log?: string }).log = logNote;
+    if (logNote) (e as EngineError & { log?: string }).log = logNote;
     throw err;
   } finally {
     // Cleanup, always: servers, partial output, the work dir; our own log

@@ -42,7 +42,7 @@ describe.skipIf(!has('nbdkit') || !has('nbdcopy'))('copy: bytes', () => {
   }
 
   test('sparse source keeps its holes in a sparse file target; --allocated fills them', async ({ nbdkit, tmp }) => {
-    const src = await nbdkit(['sparse-random', `${32 * MiB}`, 'percent=10'], { readonly: true });
+    const src = await nbdkit(['sparse-random', `${32 * MiB}`, 'percent=10', 'seed=10', 'runlength=65536'], { readonly: true });
     const sparse = path.join(tmp, 'sparse.img');
     const full = path.join(tmp, 'full.img');
     const s1 = await copy({ source: src.uri, target: sparse });

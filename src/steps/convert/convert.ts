@@ -13,7 +13,7 @@ import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import type { Logger } from 'pino';
 import { EngineError } from '../../errors.js';
-import { MetadataOut, METADATA_VERSION, type GuestOs, type MetadataIn } from '../../metadata/schema.js';
+import { metadataOutFor, type GuestOs, type MetadataIn, type MetadataOut } from '../../metadata/schema.js';
 import { freePort } from '../../process/ports.js';
 import { runProgram } from '../../process/run.js';
 import { startNbdkit, type Server } from '../../process/server.js';
@@ -104,21 +104,7 @@ export async function convertGuest(o: ConvertOptions): Promise<MetadataOut> {
     const found = parseInspection(insp.stdout);
     if (virtio === undefined) log.warn('virt-v2v-in-place did not say whether virtio drivers were installed: assuming they were');
     const hasVirtio = virtio ?? true;
-    const out = MetadataOut.parse({
-      version: METADATA_VERSION,
-      kind: 'v2v-metadata-out',
-      name: o.name ?? m.name,
-      converted: true,
-      os: found.os,
-      firmware: m.firmware === 'uefi' || found.uefi ? 'uefi' : 'bios',
-      machine: 'q35',
-      memory: m.memory,
-      vcpus: m.vcpus,
-      diskBus: hasVirtio ? 'virtio' : 'sata',
-      nicModel: hasVirtio ? 'virtio' : 'e1000',
-      disks: m.disks.map((d) => ({ index: d.index, size: d.size })),
-      nics: m.nics,
-    });
+    const out = metadataOutFor(m, o.name ?? m.name, { converted: true, os: found.os, uefi: found.uefi, virtio: hasVirtio });
     await writeJson(workdir.metadataOut, out);
     log.info({ metadataOut: out }, 'metadata.out written');
     return out;
