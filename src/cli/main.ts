@@ -9,6 +9,7 @@ import type { LogConfig } from '../log/logger.js';
 import { copyCommand } from './copy-command.js';
 import type { CliContext } from './context.js';
 import { hideGroups } from './groups.js';
+import { runStep, STEP_COMMANDS } from './step-commands.js';
 import { runV2v } from './v2v-command.js';
 
 const SUBCOMMANDS = new Set(['copy']);
@@ -98,6 +99,10 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
   };
   program.addCommand(copyCommand(ctx).exitOverride().configureOutput(output));
   try {
+    if (argv[0] !== undefined && STEP_COMMANDS.has(argv[0])) {
+      await runStep(argv, { signal: ac.signal, out: ctx.out });
+      return 0;
+    }
     if (!isSubcommand(argv)) {
       await runV2v(argv, { signal: ac.signal, out: ctx.out });
       return 0;

@@ -116,5 +116,6 @@ Convert a guest to run on KVM (virt-v2v's command line).
   -v, -x              verbose (debug logs on stderr)
   -q                  quiet: no step lines, no progress bars
 
-Steps as subcommands: v2v copy SOURCE TARGET (see v2v copy --help).
+Steps as subcommands (see v2v input --help, v2v copy --help):
+  v2v input | convert | output setup | copy | output finalize | cleanup
 `;

@@ -3,8 +3,8 @@
 // pidfile appears, stopped with SIGTERM then SIGKILL. nbdkit also gets
 // --exit-with-parent so it cannot outlive us even if we are SIGKILLed.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
@@ -51,6 +51,21 @@ export interface StartOptions {
   socket?: string;
   /** Extra environment, e.g. TMPDIR for where overlays keep their data. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Outlive this process (the step subcommands: `v2v input` returns while
+   * its overlays keep serving): no --exit-with-parent, its own session,
+   * stderr to DIR/NAME.log. Stopped later through its pidfile (stopByPidfile).
+   */
+  detach?: boolean;
+}
+
+/** The pidfile holds a whole line (servers write it non-atomically). */
+function pidWritten(pidfile: string): boolean {
+  try {
+    return /^\d+\n/.test(readFileSync(pidfile, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 async function startServer(
@@ -65,14 +80,33 @@ async function startServer(
   // would make it fail ("Address already in use").
   await Promise.all([rm(pidfile, { force: true }), rm(socket, { force: true })]);
   const [cmd, ...args] = argv as [string, ...string[]];
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } });
-  live.add(child);
+  const logFile = path.join(opts.dir, `${opts.name}.log`);
+  const errFd = opts.detach ? openSync(logFile, 'a', 0o600) : undefined;
+  let child: ChildProcess;
+  try {
+    child = spawn(cmd, args, {
+      stdio: ['ignore', 'ignore', errFd ?? 'pipe'],
+      env: { ...process.env, ...opts.env },
+      detached: opts.detach === true,
+    });
+  } finally {
+    if (errFd !== undefined) closeSync(errFd);
+  }
+  if (!opts.detach) live.add(child);
   let tail = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (d: string) => {
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (d: string) => {
     tail = (tail + d).slice(-4000);
     opts.log?.debug({ server: opts.name, stderr: d.trimEnd() }, 'server stderr');
   });
+  const readTail = () => {
+    if (!opts.detach) return tail;
+    try {
+      return readFileSync(logFile, 'utf8').slice(-4000);
+    } catch {
+      return '';
+    }
+  };
   let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   let spawnError: Error | undefined;
   const exited = new Promise<void>((resolve) => {
@@ -87,7 +121,7 @@ async function startServer(
       resolve();
     });
   });
-  const stderrTail = () => tail.split('\n').filter(Boolean).slice(-5).join('\n');
+  const stderrTail = () => readTail().split('\n').filter(Boolean).slice(-5).join('\n');
   let stopping: Promise<void> | undefined;
   const stop = (graceMs = 3000): Promise<void> => {
     stopping ??= (async () => {
@@ -100,11 +134,12 @@ async function startServer(
     return stopping;
   };
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
-  while (!existsSync(pidfile)) {
+  while (!pidWritten(pidfile)) {
     if (spawnError) {
       throw new ProcessError(`${opts.name}: cannot run ${cmd}: ${spawnError.message}`, { command: argv.join(' ') });
     }
-    if (exitInfo) {
+    // A detached nbdkit daemonizes: its first process exits 0 at once.
+    if (exitInfo && !(opts.detach && exitInfo.code === 0)) {
       throw new ProcessError(
         `${opts.name}: ${cmd} exited (${exitInfo.signal ?? `status ${exitInfo.code}`}) before it was ready: ${stderrTail() || 'no message'}`,
         { command: argv.join(' '), stderrTail: stderrTail(), ...(exitInfo.code !== null ? { exitCode: exitInfo.code } : {}) },
@@ -116,7 +151,11 @@ async function startServer(
     }
     await sleep(10);
   }
-  opts.log?.debug({ server: opts.name, pid: child.pid, argv }, 'server started');
+  opts.log?.debug({ server: opts.name, pid: child.pid, argv, detached: opts.detach === true }, 'server started');
+  if (opts.detach) {
+    child.unref();
+    return adoptServer(opts.dir, opts.name, socket, uri, argv);
+  }
   return { pid: child.pid!, socket, uri, command: argv, stderrTail, exited, stop };
 }
 
@@ -132,8 +171,10 @@ export function startNbdkit(
   const pidfile = path.join(opts.dir, `${opts.name}.pid`);
   const argv = [
     'nbdkit',
-    '--exit-with-parent',
-    '--foreground',
+    // nbdkit 1.32 sets PR_SET_PDEATHSIG in the foreground even without
+    // --exit-with-parent (seen with strace): a server that must outlive us
+    // runs as nbdkit's own daemon, logging to stderr (our DIR/NAME.log).
+    ...(opts.detach ? ['--log=stderr'] : ['--exit-with-parent', '--foreground']),
     '--pidfile',
     pidfile,
     ...(opts.tcp ? ['-i', opts.tcp.host, '-p', String(opts.tcp.port)] : ['--unix', socket]),
@@ -171,4 +212,90 @@ export function startQemuNbd(
     file,
   ];
   return startServer(argv, socket, pidfile, opts);
+}
+
+/** The servers a step subcommand may leave running: nbdkit and qemu-nbd only. */
+const SERVER_COMMANDS = new Set(['nbdkit', 'qemu-nbd']);
+
+/** Running (a zombie, waiting for its parent to reap it, has finished). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Whether PID is (still) an NBD server of ours, not a recycled pid. */
+function isServer(pid: number): boolean {
+  try {
+    return SERVER_COMMANDS.has(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stop the server whose pidfile is PIDFILE (a detached one, or one whose
+ * starter is gone): SIGTERM, SIGKILL after graceMs, wait until it is gone,
+ * remove the pidfile. A pid that is not nbdkit or qemu-nbd any more is left
+ * alone. Returns whether a server was running.
+ */
+export async function stopByPidfile(pidfile: string, graceMs = 3000): Promise<boolean> {
+  let text: string;
+  try {
+    text = await readFile(pidfile, 'utf8');
+  } catch {
+    return false;
+  }
+  const pid = Number(text.trim());
+  let was = false;
+  if (Number.isInteger(pid) && pid > 1 && isServer(pid)) {
+    was = true;
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + graceMs;
+    let killed = false;
+    while (alive(pid) && isServer(pid)) {
+      if (!killed && Date.now() > deadline) {
+        process.kill(pid, 'SIGKILL');
+        killed = true;
+      }
+      await sleep(20);
+    }
+  }
+  await rm(pidfile, { force: true });
+  return was;
+}
+
+/**
+ * A Server for one started earlier with `detach` (by another process, or a
+ * thread that has gone): known by its pidfile DIR/NAME.pid.
+ */
+export function adoptServer(dir: string, name: string, socket: string, uri = nbdUnixUri(socket), command: string[] = []): Server {
+  const pidfile = path.join(dir, `${name}.pid`);
+  let pid = 0;
+  try {
+    pid = Number(readFileSync(pidfile, 'utf8').trim());
+  } catch {
+    // Gone already: stop() has nothing to do.
+  }
+  let stopping: Promise<void> | undefined;
+  let done!: () => void;
+  const exited = new Promise<void>((r) => (done = r));
+  return {
+    pid,
+    socket,
+    uri,
+    command,
+    stderrTail: () => {
+      try {
+        return readFileSync(path.join(dir, `${name}.log`), 'utf8').split('\n').filter(Boolean).slice(-5).join('\n');
+      } catch {
+        return '';
+      }
+    },
+    exited,
+    stop: (graceMs?: number) => (stopping ??= stopByPidfile(pidfile, graceMs).then(() => done())),
+  };
 }

@@ -2,7 +2,7 @@
 // contract. Input writes in0, in1, ... (NBD Unix sockets over the source
 // disks) and metadata.in; convert writes metadata.out; output setup writes
 // out0, out1, ... over the target disks. Removed by cleanup, always.
-import { readFile, writeFile, rename, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
 import type { z } from 'zod';
@@ -20,10 +20,63 @@ export interface WorkDir {
   remove(): Promise<void>;
 }
 
+/**
+ * Every work dir holds this file: `v2v convert|output|cleanup DIR` refuse a
+ * directory without it (cleanup removes the whole directory).
+ */
+export const WORKDIR_MARKER = '.v2v-workdir';
+
+async function mark(dir: string): Promise<void> {
+  await writeFile(path.join(dir, WORKDIR_MARKER), `${JSON.stringify({ version: 1, created: new Date().toISOString() })}\n`, {
+    mode: 0o600,
+    flag: 'wx',
+  });
+}
+
 /** A new private work dir under `parent` (default: $TMPDIR). */
 export async function createWorkDir(parent?: string): Promise<WorkDir> {
   const d = await tmpDir({ unsafeCleanup: true, prefix: 'v2v-', mode: 0o700, ...(parent ? { tmpdir: parent } : {}) });
+  await mark(d.path);
   return openWorkDir(d.path, () => d.cleanup());
+}
+
+/** A new private work dir at DIR, which must not exist (or be an empty directory of ours). */
+export async function createWorkDirAt(dir: string): Promise<WorkDir> {
+  const abs = path.resolve(dir);
+  try {
+    await mkdir(abs, { mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST') throw new InputError(`work dir ${dir}: cannot create it: ${(err as Error).message}`);
+    const st = await stat(abs);
+    if (!st.isDirectory() || (await readdir(abs)).length > 0) {
+      throw new InputError(`work dir ${dir}: exists and is not an empty directory`);
+    }
+    if ((st.mode & 0o077) !== 0 || (process.getuid && st.uid !== process.getuid())) {
+      throw new InputError(`work dir ${dir}: must be private (mode 0700, owned by you)`);
+    }
+  }
+  await mark(abs);
+  return openWorkDir(abs, () => rm(abs, { recursive: true, force: true }));
+}
+
+/** A work dir made by `v2v input` (or createWorkDir): checked, not created. */
+export async function existingWorkDir(dir: string): Promise<WorkDir> {
+  const abs = path.resolve(dir);
+  let st;
+  try {
+    st = await stat(abs);
+  } catch {
+    throw new InputError(`work dir ${dir}: does not exist`);
+  }
+  if (!st.isDirectory()) throw new InputError(`work dir ${dir}: not a directory`);
+  try {
+    await stat(path.join(abs, WORKDIR_MARKER));
+  } catch {
+    throw new InputError(`work dir ${dir}: not a v2v work dir (no ${WORKDIR_MARKER}; make one with v2v input)`);
+  }
+  if ((st.mode & 0o077) !== 0) throw new InputError(`work dir ${dir}: must be private (mode 0700)`);
+  return openWorkDir(abs, () => rm(abs, { recursive: true, force: true }));
 }
 
 /** An existing work dir (the step subcommands take one). */

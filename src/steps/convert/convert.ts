@@ -3,11 +3,13 @@
 // stays untouched and the copy then reads the converted disks. virt-v2v-in-
 // place accepts NBD disks only on a loopback TCP port, so each overlay gets a
 // TCP proxy (nbdkit's nbd plugin in front of in<N>) for as long as the
-// conversion runs. Afterwards virt-inspector reads the converted guest
-// (read-only, through the same proxies) for metadata.out.
+// conversion runs. virt-inspector reads the source (read-only) meanwhile
+// for the OS facts of metadata.out; virt-v2v-in-place's own output says
+// whether the guest has virtio drivers now.
 //
 // KVM or not: libguestfs decides; set LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 // where KVM is missing or hangs (REFERENCE.md: it hangs on our CI machine).
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
@@ -90,16 +92,40 @@ export async function convertGuest(o: ConvertOptions): Promise<MetadataOut> {
     const xmlFile = path.join(workdir.path, 'convert.xml');
     await writeFile(xmlFile, conversionXml(m, ports), { mode: 0o600 });
     const env = { TMPDIR: workdir.path, LIBGUESTFS_CACHEDIR: process.env.LIBGUESTFS_CACHEDIR ?? '/var/tmp' };
-    const conv = await runProgram(['virt-v2v-in-place', '-i', 'libvirtxml', xmlFile], {
-      log,
-      env,
-      what: 'convert',
-      ...(o.signal ? { signal: o.signal } : {}),
-    });
+    // The OS facts come from the pristine source, inspected while the
+    // conversion runs (each libguestfs appliance keeps about one core busy;
+    // in sequence this cost ~25 s under TCG). Sources that are not local
+    // files are inspected through the proxies after the conversion.
+    const local = m.disks.every((d) => path.isAbsolute(d.source) && existsSync(d.source));
+    const inspect = new AbortController();
+    const stopInspect = () => inspect.abort();
+    o.signal?.addEventListener('abort', stopInspect, { once: true });
+    const inspector = (drives: string[]) =>
+      runProgram(['virt-inspector', '--no-applications', '--no-icon', ...drives], {
+        log,
+        env,
+        what: 'convert: inspection',
+        signal: inspect.signal,
+      });
+    const early = local ? inspector(m.disks.flatMap((d) => [`--format=${d.format}`, '-a', d.source])) : undefined;
+    early?.catch(() => {}); // awaited below, or abandoned when the conversion fails
+    let conv;
+    try {
+      conv = await runProgram(['virt-v2v-in-place', '-i', 'libvirtxml', xmlFile], {
+        log,
+        env,
+        what: 'convert',
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
+    } catch (err) {
+      inspect.abort();
+      await early?.catch(() => {});
+      o.signal?.removeEventListener('abort', stopInspect);
+      throw err;
+    }
     const virtio = virtioFromOutput(conv.stdout + conv.stderr);
-    const insp = await runProgram(
-      ['virt-inspector', '--no-applications', '--no-icon', '--format=raw', ...ports.flatMap((p) => ['-a', `nbd://127.0.0.1:${p}`])],
-      { log, env, what: 'convert: inspection', ...(o.signal ? { signal: o.signal } : {}) },
+    const insp = await (early ?? inspector(['--format=raw', ...ports.flatMap((p) => ['-a', `nbd://127.0.0.1:${p}`])])).finally(() =>
+      o.signal?.removeEventListener('abort', stopInspect),
     );
     const found = parseInspection(insp.stdout);
     if (virtio === undefined) log.warn('virt-v2v-in-place did not say whether virtio drivers were installed: assuming they were');

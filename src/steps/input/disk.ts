@@ -23,6 +23,8 @@ export interface InputDiskOptions {
   workdir: WorkDir;
   log: Logger;
   signal?: AbortSignal;
+  /** Overlays outlive this process (`v2v input`); see StartOptions.detach. */
+  detach?: boolean;
 }
 
 export interface InputResult {
@@ -111,6 +113,7 @@ function startOverlay(d: Checked, opts: InputDiskOptions): Promise<Server> {
     // Both servers keep overlay data under $TMPDIR: our private dir, so it
     // is removed with it and never lands in a shared /var/tmp.
     env: { TMPDIR: opts.workdir.path },
+    detach: opts.detach === true,
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
   if (d.format === 'raw') {

@@ -124,8 +124,9 @@ export function serveDisk(
   workdir: WorkDir,
   log: Logger,
   signal: AbortSignal,
+  detach = false,
 ): Promise<Server> {
-  const opts = { dir: workdir.path, name: `out${index}`, socket: workdir.outSocket(index), log, signal };
+  const opts = { dir: workdir.path, name: `out${index}`, socket: workdir.outSocket(index), log, signal, detach };
   return format === 'raw'
     ? startNbdkit(['file', `file=${file}`, 'cache=none'], opts)
     : startQemuNbd(file, { ...opts, format: 'qcow2' });

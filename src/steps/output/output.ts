@@ -7,14 +7,15 @@
 // nothing else: names are reserved with O_EXCL before anything is written.
 import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, readdirSync, statSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { AbortError, ConfigError, InputError } from '../../errors.js';
 import { MetadataOut as MetadataOutSchema, type MetadataOut } from '../../metadata/schema.js';
-import type { Server } from '../../process/server.js';
+import { z } from 'zod';
+import { adoptServer, type Server } from '../../process/server.js';
 import { formatZodError } from '../../util/zod.js';
-import type { WorkDir } from '../../workdir/workdir.js';
+import { writeJson, type WorkDir } from '../../workdir/workdir.js';
 import {
   PARTIAL_SUFFIX,
   createDisk,
@@ -42,6 +43,8 @@ export interface OutputOptions {
   allocation: 'sparse' | 'preallocated';
   /** -on, else the source name. */
   name: string;
+  /** Servers outlive this process (`v2v output setup`); see StartOptions.detach. */
+  detach?: boolean;
 }
 
 export interface OutputTarget {
@@ -138,6 +141,91 @@ interface State {
   /** Finalize succeeded: the output is the user's now, never removed. */
   done: boolean;
   busy?: Promise<unknown>;
+  /** Where output.json records this state for another process (step subcommands). */
+  workdir?: WorkDir;
+}
+
+/**
+ * DIR/output.json: what output setup made, so that `v2v output finalize DIR`
+ * and `v2v cleanup DIR`, in other processes, can finish or undo it.
+ */
+export const OutputStateFile = z.strictObject({
+  version: z.literal(1),
+  kind: z.literal('v2v-output-state'),
+  state: z.enum(['setup', 'finalized']),
+  options: z.strictObject({
+    type: z.enum(['local', 'qemu', 'null']),
+    storage: z.string().optional(),
+    format: z.enum(['raw', 'qcow2']),
+    allocation: z.enum(['sparse', 'preallocated']),
+    name: z.string().min(1),
+  }),
+  disks: z.array(z.strictObject({ index: z.number().int().min(0), final: z.string(), partial: z.string() })),
+  targets: z.array(z.strictObject({ index: z.number().int().min(0), uri: z.string(), knownZero: z.boolean() })),
+});
+export type OutputStateFile = z.infer<typeof OutputStateFile>;
+
+const outputStatePath = (w: WorkDir) => path.join(w.path, 'output.json');
+
+async function saveState(w: WorkDir, state: State, targets: OutputTarget[], phase: OutputStateFile['state']): Promise<void> {
+  state.workdir = w;
+  const { type, storage, format, allocation, name } = state.o;
+  const file: OutputStateFile = {
+    version: 1,
+    kind: 'v2v-output-state',
+    state: phase,
+    options: { type, ...(storage !== undefined ? { storage: path.resolve(storage) } : {}), format, allocation, name },
+    disks: state.disks.map(({ index, final, partial }) => ({ index, final, partial })),
+    targets,
+  };
+  await writeJson(outputStatePath(w), file);
+}
+
+/** Read DIR/output.json, or undefined when output setup has not run there. */
+export async function readOutputState(w: WorkDir): Promise<OutputStateFile | undefined> {
+  let text: string;
+  try {
+    text = await readFile(outputStatePath(w), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new InputError(`${outputStatePath(w)}: not valid JSON`);
+  }
+  const r = OutputStateFile.safeParse(json);
+  if (!r.success) throw new InputError(`${outputStatePath(w)}: ${formatZodError(r.error)}`);
+  return r.data;
+}
+
+/**
+ * Take over an output set up by another process (`v2v output setup DIR`):
+ * its servers by their pidfiles, its partial disks by name. The result goes
+ * to outputFinalize or outputAbort like one from outputSetup.
+ */
+export async function resumeOutput(w: WorkDir): Promise<{ options: OutputOptions; setup: OutputSetup }> {
+  const f = await readOutputState(w);
+  if (!f) throw new InputError(`${w.path}: output setup has not run here (no output.json)`);
+  if (f.state === 'finalized') throw new InputError(`${w.path}: the output is finalized already`);
+  const o: OutputOptions = { ...f.options };
+  const servers = o.type === 'null' ? [] : f.disks.map((d) => adoptServer(w.path, `out${d.index}`, w.outSocket(d.index)));
+  const state: State = {
+    o,
+    disks: f.disks.map((d) => ({ ...d, state: 'partial' as FileState })),
+    metaState: 'none',
+    servers,
+    children: new Set(),
+    ac: new AbortController(),
+    aborted: false,
+    done: false,
+    workdir: w,
+  };
+  const setup: OutputSetup = { targets: f.targets, servers };
+  states.set(setup, state);
+  return { options: o, setup };
 }
 
 // By setup, and by options object for outputAbort(o, undefined): a Ctrl-C
@@ -204,7 +292,9 @@ export async function outputSetup(meta: MetadataOut, o: OutputOptions, workdir: 
   const body = async (): Promise<OutputSetup> => {
     meta = checkMeta(meta);
     if (o.type === 'null') {
-      return { targets: meta.disks.map((d) => ({ index: d.index, uri: 'null:', knownZero: true })), servers: [] };
+      const targets = meta.disks.map((d) => ({ index: d.index, uri: 'null:', knownZero: true }));
+      await saveState(workdir, state, targets, 'setup');
+      return { targets, servers: [] };
     }
     checkOutputOptions(o);
     state.disks = meta.disks.map((d) => ({ ...diskPaths(o.storage!, o.name, d.index), state: 'none' as FileState }));
@@ -221,7 +311,7 @@ export async function outputSetup(meta: MetadataOut, o: OutputOptions, workdir: 
     }
     const started = await Promise.allSettled(
       state.disks.map(async (d) => {
-        const s = await serveDisk(d.partial, o.format, d.index, workdir, log, state.ac.signal);
+        const s = await serveDisk(d.partial, o.format, d.index, workdir, log, state.ac.signal, o.detach === true);
         state.servers.push(s);
         return s;
       }),
@@ -233,6 +323,7 @@ export async function outputSetup(meta: MetadataOut, o: OutputOptions, workdir: 
     }
     // New disks read as zero, preallocated ones too (full preallocation writes zeroes).
     const targets = state.disks.map((d, i) => ({ index: d.index, uri: servers[i]!.uri, knownZero: true }));
+    await saveState(workdir, state, targets, 'setup');
     return { targets, servers };
   };
   const run = (async () => {
@@ -267,6 +358,7 @@ export async function outputFinalize(meta: MetadataOut, o: OutputOptions, setup:
       check(state);
       if (o.type === 'null') {
         state.done = true;
+        if (state.workdir) await saveState(state.workdir, state, setup.targets, 'finalized');
         return [];
       }
       for (const d of state.disks) await fsyncPath(d.partial);
@@ -298,6 +390,7 @@ export async function outputFinalize(meta: MetadataOut, o: OutputOptions, setup:
       state.metaState = 'final';
       await fsyncPath(path.dirname(file));
       state.done = true;
+      if (state.workdir) await saveState(state.workdir, state, setup.targets, 'finalized');
       const written = [...refs.map((r) => r.path), file];
       log.info({ files: written }, 'output written');
       return written;

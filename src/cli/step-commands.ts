@@ -1,0 +1,221 @@
+// The seed's steps as subcommands on a work dir, so that another supervisor
+// can run them one by one (docs/ARCHITECTURE.md, "Step subcommands"):
+//
+//   DIR=$(v2v input -i disk [-if FMT] [-on NAME] [--workdir DIR] DISK...)
+//   v2v convert DIR [--no-convert]
+//   v2v output setup DIR -o local|qemu|null [-os D] [-of F] [-oa A] [-on NAME]
+//                                      (prints "SOURCE TARGET" per disk)
+//   v2v copy SOURCE TARGET --target-is-zero   (for each printed pair)
+//   v2v output finalize DIR
+//   v2v cleanup DIR
+//
+// The servers `input` and `output setup` start outlive the command (pidfiles
+// in DIR); `cleanup` stops them, removes an unfinished output's partial
+// disks and the work dir. Each step logs to DIR/STEP.log. A failing step
+// undoes what it started itself and leaves DIR as it found it.
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { ConfigError, type EngineError } from '../errors.js';
+import { actorLogger, createLogger } from '../log/logger.js';
+import { nbdUnixUri, stopByPidfile } from '../process/server.js';
+import { convertGuest } from '../steps/convert/convert.js';
+import { inputDisk } from '../steps/input/disk.js';
+import { checkOutputOptions, outputAbort, outputFinalize, outputSetup, readOutputState, resumeOutput, type OutputOptions } from '../steps/output/output.js';
+import { unconvertedMetadata } from '../supervisor/job.js';
+import {
+  createWorkDir,
+  createWorkDirAt,
+  existingWorkDir,
+  readMetadataIn,
+  readMetadataOut,
+  writeJson,
+  type WorkDir,
+} from '../workdir/workdir.js';
+import { parseV2vArgs, type V2vArgs } from './v2v-args.js';
+import type { V2vContext } from './v2v-command.js';
+
+export const STEP_COMMANDS = new Set(['input', 'convert', 'output', 'cleanup']);
+
+export const STEPS_USAGE = `Steps on a work dir (each a subcommand):
+  DIR=$(v2v input -i disk [-if FORMAT] [-on NAME] [--workdir DIR] DISK...)
+  v2v convert DIR [--no-convert] [-on NAME]
+  v2v output setup DIR -o local|qemu|null [-os D] [-of raw|qcow2] [-oa sparse|preallocated] [-on NAME]
+      prints "SOURCE TARGET" for each disk: copy each with v2v copy SOURCE TARGET --target-is-zero
+  v2v output finalize DIR
+  v2v cleanup DIR      stops the servers, removes unfinished output and DIR
+`;
+
+function stepLog(w: WorkDir, step: string): Logger {
+  return actorLogger(createLogger({ level: 'debug', file: path.join(w.path, `${step}.log`) }), { actor: step, step });
+}
+
+/** Split "--workdir DIR" off a virt-v2v style command line. */
+function takeWorkdir(argv: string[]): { workdir?: string; rest: string[] } {
+  const rest: string[] = [];
+  let workdir: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const w = argv[i]!;
+    if (w === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (w === '--workdir') {
+      workdir = argv[++i];
+      if (!workdir) throw new ConfigError('option --workdir needs a value');
+    } else if (w.startsWith('--workdir=')) workdir = w.slice('--workdir='.length);
+    else rest.push(w);
+  }
+  return { ...(workdir ? { workdir } : {}), rest };
+}
+
+/** The work dir operand: the first word not an option; the rest is parsed as virt-v2v options. */
+function takeDir(step: string, argv: string[]): { dir: string; args: V2vArgs } {
+  const args = parseV2vArgs(argv);
+  const [dir, ...extra] = args.files;
+  if (!dir) throw new ConfigError(`${step}: the work dir was not given (v2v ${step} DIR ...)`);
+  if (extra.length) throw new ConfigError(`${step}: unexpected argument ${extra[0]}`);
+  return { dir, args };
+}
+
+function only(step: string, a: V2vArgs, allowed: (keyof V2vArgs)[]): void {
+  const given: [keyof V2vArgs, string][] = [
+    ['inputType', '-i'],
+    ['inputFormat', '-if'],
+    ['outputType', '-o'],
+    ['outputStorage', '-os'],
+    ['outputName', '-on'],
+    ['noConvert', '--no-convert'],
+    ['printSource', '--print-source'],
+    ['logDir', '--log-dir'],
+  ];
+  const defaults = parseV2vArgs([]);
+  for (const [k, flag] of given) {
+    if (!allowed.includes(k) && a[k] !== defaults[k]) throw new ConfigError(`${step}: option ${flag} does not apply to this step`);
+  }
+  if (!allowed.includes('outputFormat') && (a.outputFormat !== defaults.outputFormat || a.outputAllocation !== defaults.outputAllocation)) {
+    throw new ConfigError(`${step}: options -of and -oa apply to v2v output setup`);
+  }
+}
+
+async function stepInput(argv: string[], ctx: V2vContext): Promise<void> {
+  const { workdir: at, rest } = takeWorkdir(argv);
+  const a = parseV2vArgs(rest);
+  only('input', a, ['inputType', 'inputFormat', 'outputName']);
+  if (a.inputType !== 'disk') throw new ConfigError(`input: -i ${a.inputType}: input type not supported yet (supported: -i disk)`);
+  if (a.files.length === 0) throw new ConfigError('input: -i disk: no disk image given');
+  const w = at ? await createWorkDirAt(at) : await createWorkDir();
+  try {
+    await inputDisk({
+      files: a.files,
+      ...(a.inputFormat ? { format: a.inputFormat } : {}),
+      ...(a.outputName ? { name: a.outputName } : {}),
+      workdir: w,
+      log: stepLog(w, 'input'),
+      signal: ctx.signal,
+      detach: true,
+    });
+  } catch (err) {
+    await w.remove();
+    throw err;
+  }
+  ctx.out(`${w.path}\n`);
+}
+
+async function stepConvert(argv: string[], ctx: V2vContext): Promise<void> {
+  const { dir, args } = takeDir('convert', argv);
+  only('convert', args, ['noConvert', 'outputName']);
+  const w = await existingWorkDir(dir);
+  const meta = await readMetadataIn(w);
+  const log = stepLog(w, 'convert');
+  const name = args.outputName ?? meta.name;
+  if (args.noConvert) {
+    const out = unconvertedMetadata(meta, name);
+    await writeJson(w.metadataOut, out);
+    log.info({ metadataOut: out }, 'metadata.out written (--no-convert)');
+    return;
+  }
+  await convertGuest({ workdir: w, metadata: meta, name, log, signal: ctx.signal });
+}
+
+async function stepOutput(argv: string[], ctx: V2vContext): Promise<void> {
+  const [verb, ...rest] = argv;
+  if (verb !== 'setup' && verb !== 'finalize') throw new ConfigError('output: expected "setup" or "finalize" (v2v output setup|finalize DIR ...)');
+  const { dir, args } = takeDir(`output ${verb}`, rest);
+  const w = await existingWorkDir(dir);
+  const log = stepLog(w, `output-${verb}`);
+  const meta = await readMetadataOut(w);
+  if (verb === 'setup') {
+    only('output setup', args, ['outputType', 'outputStorage', 'outputFormat', 'outputName']);
+    if (!['local', 'qemu', 'null'].includes(args.outputType)) {
+      throw new ConfigError(`output setup: -o ${args.outputType}: output type not supported (supported: -o local, -o qemu, -o null)`);
+    }
+    if (await readOutputState(w)) throw new ConfigError(`output setup: ${w.path}: output setup has run here already`);
+    const o: OutputOptions = {
+      type: args.outputType as OutputOptions['type'],
+      ...(args.outputStorage ? { storage: args.outputStorage } : {}),
+      format: args.outputFormat,
+      allocation: args.outputAllocation,
+      name: args.outputName ?? meta.name,
+      detach: true,
+    };
+    checkOutputOptions(o);
+    const onAbort = () => void outputAbort(o, undefined, log);
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const setup = await outputSetup(meta, o, w, log);
+      for (const t of setup.targets) ctx.out(`${nbdUnixUri(w.inSocket(t.index))} ${t.uri}\n`);
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+    }
+    return;
+  }
+  only('output finalize', args, []);
+  const { options, setup } = await resumeOutput(w);
+  const files = await outputFinalize(meta, options, setup, log);
+  for (const f of files) ctx.out(`${f}\n`);
+}
+
+/**
+ * Stop every server of the work dir, remove an output that was set up but
+ * not finalized (partial disks only: names reserved by setup), remove DIR.
+ */
+export async function cleanupWorkDir(w: WorkDir, log?: Logger): Promise<void> {
+  const pidfiles = (await readdir(w.path)).filter((f) => f.endsWith('.pid')).map((f) => path.join(w.path, f));
+  await Promise.all(pidfiles.map((p) => stopByPidfile(p, 2000)));
+  const state = await readOutputState(w).catch((err: EngineError) => {
+    log?.warn({ err }, 'unreadable output.json: partial output (if any) left in place');
+    return undefined;
+  });
+  if (state?.state === 'setup') {
+    const { setup, options } = await resumeOutput(w);
+    await outputAbort(options, setup, log ?? createLogger({ level: 'silent' }));
+  }
+  await w.remove();
+}
+
+async function stepCleanup(argv: string[]): Promise<void> {
+  const { dir, args } = takeDir('cleanup', argv);
+  only('cleanup', args, []);
+  await cleanupWorkDir(await existingWorkDir(dir));
+}
+
+export async function runStep(argv: string[], ctx: V2vContext): Promise<void> {
+  const [cmd, ...rest] = argv;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    ctx.out(STEPS_USAGE);
+    return;
+  }
+  switch (cmd) {
+    case 'input':
+      return stepInput(rest, ctx);
+    case 'convert':
+      return stepConvert(rest, ctx);
+    case 'output':
+      return stepOutput(rest, ctx);
+    case 'cleanup':
+      return stepCleanup(rest);
+    default:
+      throw new ConfigError(`unknown step ${String(cmd)}`);
+  }
+}
