@@ -19,4 +19,5 @@ await Promise.all([
   build({ ...common, entryPoints: { cli: 'dist/src/cli/main.js' }, outdir: 'dist/bundle' }),
   build({ ...common, entryPoints: { pool: 'dist/src/workers/pool.js' }, outdir: 'dist/bundle' }),
   build({ ...common, entryPoints: { 'copy-worker': 'dist/src/workers/copy-worker.js' }, outdir: 'dist/bundle' }),
+  build({ ...common, entryPoints: { 'step-worker': 'dist/src/workers/step-worker.js' }, outdir: 'dist/bundle' }),
 ]);

@@ -12,7 +12,8 @@
 // The servers `input` and `output setup` start outlive the command (pidfiles
 // in DIR); `cleanup` stops them, removes an unfinished output's partial
 // disks and the work dir. Each step logs to DIR/STEP.log. A failing step
-// undoes what it started itself and leaves DIR as it found it.
+// undoes what it started itself: DIR is as it was, but for that step's log.
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -144,6 +145,7 @@ async function stepOutput(argv: string[], ctx: V2vContext): Promise<void> {
   const { dir, args } = takeDir(`output ${verb}`, rest);
   const w = await existingWorkDir(dir);
   const log = stepLog(w, `output-${verb}`);
+  if (!existsSync(w.metadataOut)) throw new ConfigError(`output ${verb}: ${w.path}: no metadata.out yet: run v2v convert ${dir} first`);
   const meta = await readMetadataOut(w);
   if (verb === 'setup') {
     only('output setup', args, ['outputType', 'outputStorage', 'outputFormat', 'outputName']);
@@ -171,6 +173,7 @@ async function stepOutput(argv: string[], ctx: V2vContext): Promise<void> {
     return;
   }
   only('output finalize', args, []);
+  if (!(await readOutputState(w))) throw new ConfigError(`output finalize: ${w.path}: output setup has not run here: run v2v output setup ${dir} first`);
   const { options, setup } = await resumeOutput(w);
   const files = await outputFinalize(meta, options, setup, log);
   for (const f of files) ctx.out(`${f}\n`);

@@ -13,20 +13,13 @@ import { CopyOptions } from '../copy/options.js';
 import { AbortError, EngineError, isAbortError } from '../errors.js';
 import { actorLogger, createLogger, type LogConfig } from '../log/logger.js';
 import { metadataOutFor, type MetadataIn, type MetadataOut } from '../metadata/schema.js';
-import type { Server } from '../process/server.js';
 import { nbdUnixUri } from '../process/server.js';
-import { convertGuest } from '../steps/convert/convert.js';
-import { defaultGuestName, inputDisk } from '../steps/input/disk.js';
-import {
-  checkOutputOptions,
-  outputAbort,
-  outputFinalize,
-  outputSetup,
-  type OutputOptions,
-  type OutputSetup,
-} from '../steps/output/output.js';
-import { createPool } from '../workers/pool.js';
-import { createWorkDir, writeJson, type WorkDir } from '../workdir/workdir.js';
+import type { StepTaskBody } from '../protocol/step-messages.js';
+import { defaultGuestName, writeDiskMetadataIn } from '../steps/input/disk.js';
+import { checkOutputOptions, type OutputOptions } from '../steps/output/output.js';
+import { createPool, destroyPool } from '../workers/pool.js';
+import { createWorkDir, type WorkDir } from '../workdir/workdir.js';
+import { startActor, type Actor } from './actor.js';
 import { diskName, type JobEvent, type StepName } from './events.js';
 
 export interface JobOptions {
@@ -70,10 +63,10 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
   const copyOptions = CopyOptions.parse(opts.copy ?? {});
   // Pre-flight, before anything starts: an output that cannot be written
   // (missing -os, files that exist) fails here, leaving nothing behind.
-  const output: OutputOptions | undefined = opts.printSourceOnly
+  const outputOptions: OutputOptions | undefined = opts.printSourceOnly
     ? undefined
     : { ...opts.output, name: opts.name ?? defaultGuestName(opts.input.files[0] ?? 'guest') };
-  if (output) checkOutputOptions(output);
+  if (outputOptions) checkOutputOptions(outputOptions);
 
   // Logs: one file per step; kept on failure, or always with --log-dir.
   const ownLogDir = opts.logDir ? undefined : await tmpDir({ prefix: 'v2v-log-', mode: 0o700, unsafeCleanup: true });
@@ -110,43 +103,86 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
   };
 
   let workdir: WorkDir | undefined;
-  const inputServers: Server[] = [];
-  let setup: OutputSetup | undefined;
+  // The step actors (workers/step-worker.ts): one per input overlay, the
+  // conversion, the output. They run on this pool's threads; each owns what
+  // it starts. Copies have their own pool (one copy actor per disk).
+  const disks = opts.input.files.length;
+  const stepPool = createPool('step-worker', { maxThreads: disks + 2, minThreads: 0 });
+  const actors: Actor[] = [];
+  const inputs: Actor[] = [];
+  let output: Actor | undefined;
+  const cancelAll = () => actors.forEach((a) => a.cancel());
+  signal?.addEventListener('abort', cancelAll, { once: true });
+  const actor = (task: StepTaskBody, tags: { step: StepName; disk?: string }): Actor => {
+    const a = startActor(stepPool, task, tags);
+    actors.push(a);
+    if (signal?.aborted) a.cancel();
+    return a;
+  };
   let ok = false;
   try {
     workdir = await createWorkDir(opts.workParent);
     const wd = workdir;
-    const input = await step('input', `Setting up the source: -i disk ${opts.input.files.join(' ')}`, (log) =>
-      inputDisk({
-        files: opts.input.files,
-        ...(opts.input.format ? { format: opts.input.format } : {}),
-        workdir: wd,
-        log,
-        ...(signal ? { signal } : {}),
-      }),
-    );
-    inputServers.push(...input.servers);
-    const metaIn = input.metadata;
+    const metaIn = await step('input', `Setting up the source: -i disk ${opts.input.files.join(' ')}`, async (log) => {
+      const { config } = stepLog('input');
+      inputs.push(
+        ...opts.input.files.map((file, index) =>
+          actor(
+            {
+              type: 'input.serve',
+              jobId: `input-in${index}`,
+              workdir: wd.path,
+              log: config,
+              index,
+              file,
+              ...(opts.input.format ? { format: opts.input.format } : {}),
+            },
+            { step: 'input', disk: `in${index}` },
+          ),
+        ),
+      );
+      const ready = await Promise.all(inputs.map((a) => a.expect('input.ready')));
+      if (signal?.aborted) throw new AbortError('input: cancelled');
+      return writeDiskMetadataIn(
+        wd,
+        defaultGuestName(opts.input.files[0] ?? 'guest'),
+        ready.map((r) => r.disk),
+      ).then((m) => {
+        log.info({ metadataIn: m }, 'metadata.in written');
+        return m;
+      });
+    });
     if (opts.printSourceOnly) {
       ok = true;
       return { metadataIn: metaIn, files: [] };
     }
-    const out = output!;
+    const out = outputOptions!;
 
-    const metaOut = await step('convert', opts.noConvert ? 'Copying without conversion (--no-convert)' : 'Converting the guest to run on KVM (virt-v2v-in-place)', async (log) => {
-      if (!opts.noConvert) {
-        return convertGuest({ workdir: wd, metadata: metaIn, name: out.name, log, ...(signal ? { signal } : {}) });
-      }
-      const m = unconvertedMetadata(metaIn, out.name);
-      await writeJson(wd.metadataOut, m);
-      log.info({ metadataOut: m }, 'metadata.out written');
-      return m;
+    const metaOut = await step('convert', opts.noConvert ? 'Copying without conversion (--no-convert)' : 'Converting the guest to run on KVM (virt-v2v-in-place)', async () => {
+      const conv = actor(
+        { type: 'convert.run', jobId: 'convert', workdir: wd.path, log: stepLog('convert').config, metadata: metaIn, name: out.name, noConvert: opts.noConvert },
+        { step: 'convert' },
+      );
+      const r = await conv.done;
+      if (!r.metadataOut) throw new EngineError('STATE_ERROR', 'convert: the actor returned no metadata.out');
+      return r.metadataOut;
     });
 
-    setup = await step('output-setup', `Setting up the destination: -o ${out.type}${out.storage ? ` -os ${out.storage}` : ''}`, (log) =>
-      outputSetup(metaOut, out, wd, log),
-    );
-    const targets = setup.targets;
+    const targets = await step('output-setup', `Setting up the destination: -o ${out.type}${out.storage ? ` -os ${out.storage}` : ''}`, async () => {
+      const { type, storage, format, allocation, name } = out;
+      output = actor(
+        {
+          type: 'output.run',
+          jobId: 'output',
+          workdir: wd.path,
+          log: stepLog('output').config,
+          metadata: metaOut,
+          options: { type, ...(storage !== undefined ? { storage } : {}), format, allocation, name },
+        },
+        { step: 'output-setup' },
+      );
+      return (await output.expect('output.ready')).targets;
+    });
 
     await step('copy', `Copying ${metaIn.disks.length === 1 ? 'the disk' : `${metaIn.disks.length} disks in parallel`}`, async (log) => {
       const pool = createPool('copy-worker', { maxThreads: metaIn.disks.length, minThreads: 0 });
@@ -199,8 +235,15 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
       if (signal?.aborted) throw new AbortError('copy: cancelled');
     });
 
-    const s = setup;
-    const files = await step('output-finalize', 'Creating output metadata', (log) => outputFinalize(metaOut, out, s, log));
+    const files = await step('output-finalize', 'Creating output metadata', async () => {
+      output!.send({ type: 'step.finish' });
+      try {
+        return (await output!.done).files ?? [];
+      } catch (err) {
+        (err as EngineError).step = 'output-finalize';
+        throw err;
+      }
+    });
     ok = true;
     return { metadataIn: metaIn, metadataOut: metaOut, files, ...(opts.logDir ? { logDir } : {}) };
   } catch (err) {
@@ -225,9 +268,16 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
     // dir only when the job succeeded.
     const { log } = stepLog('cleanup');
     emit({ type: 'step.started', step: 'cleanup', message: 'Finishing off', elapsed: elapsed() });
-    if (!ok && output) await outputAbort(output, setup, log);
-    else if (setup) await Promise.all(setup.servers.map((s) => s.stop()));
-    await Promise.all(inputServers.map((s) => s.stop()));
+    // Inputs stop their overlays; after a failure every actor undoes its part
+    // (the output removes its partial disks).
+    signal?.removeEventListener('abort', cancelAll);
+    for (const a of actors) {
+      if (ok) a.send({ type: 'step.finish' });
+      else a.cancel();
+    }
+    const ends = await Promise.allSettled(actors.map((a) => a.done));
+    for (const e of ends) if (e.status === 'rejected' && ok) log.warn({ err: e.reason }, 'a step actor failed while finishing');
+    await destroyPool(stepPool);
     await workdir?.remove();
     // Ctrl-C leaves nothing behind; a failure keeps its logs for the user.
     if (ownLogDir && (ok || signal?.aborted)) await ownLogDir.cleanup();

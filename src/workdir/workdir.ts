@@ -43,9 +43,11 @@ export async function createWorkDir(parent?: string): Promise<WorkDir> {
 /** A new private work dir at DIR, which must not exist (or be an empty directory of ours). */
 export async function createWorkDirAt(dir: string): Promise<WorkDir> {
   const abs = path.resolve(dir);
+  let created = true;
   try {
     await mkdir(abs, { mode: 0o700 });
   } catch (err) {
+    created = false;
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EEXIST') throw new InputError(`work dir ${dir}: cannot create it: ${(err as Error).message}`);
     const st = await stat(abs);
@@ -57,7 +59,12 @@ export async function createWorkDirAt(dir: string): Promise<WorkDir> {
     }
   }
   await mark(abs);
-  return openWorkDir(abs, () => rm(abs, { recursive: true, force: true }));
+  // The user's own (empty) directory stays; only what we put in it goes.
+  return openWorkDir(abs, created ? () => rm(abs, { recursive: true, force: true }) : () => emptyDir(abs));
+}
+
+async function emptyDir(dir: string): Promise<void> {
+  for (const e of await readdir(dir)) await rm(path.join(dir, e), { recursive: true, force: true });
 }
 
 /** A work dir made by `v2v input` (or createWorkDir): checked, not created. */

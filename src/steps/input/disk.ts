@@ -66,7 +66,7 @@ export function defaultGuestName(file: string): string {
   return path.basename(base, path.extname(base)) || base;
 }
 
-interface Checked {
+export interface CheckedDisk {
   index: number;
   given: string;
   source: string;
@@ -74,7 +74,11 @@ interface Checked {
   size: number;
 }
 
-async function checkDisk(index: number, given: string, opts: InputDiskOptions): Promise<Checked> {
+type CheckOptions = Pick<InputDiskOptions, 'format' | 'signal'>;
+type ServeOptions = Pick<InputDiskOptions, 'workdir' | 'log' | 'signal' | 'detach'>;
+
+/** One disk, before anything is started: exists, readable, its format and size (qemu-img info). */
+export async function checkDisk(index: number, given: string, opts: CheckOptions): Promise<CheckedDisk> {
   const source = path.resolve(given);
   const fail = (why: string, cause?: unknown) =>
     tag(new InputError(`input: disk ${given}: ${why}`, cause === undefined ? undefined : { cause }), `in${index}`);
@@ -104,7 +108,7 @@ async function checkDisk(index: number, given: string, opts: InputDiskOptions): 
   }
 }
 
-function startOverlay(d: Checked, opts: InputDiskOptions): Promise<Server> {
+function startOverlay(d: CheckedDisk, opts: ServeOptions): Promise<Server> {
   const common = {
     dir: opts.workdir.path,
     name: `in${d.index}`,
@@ -125,6 +129,47 @@ function startOverlay(d: Checked, opts: InputDiskOptions): Promise<Server> {
   return startQemuNbd(d.source, { ...common, format: d.format, snapshot: true });
 }
 
+/** Serve a checked disk through its overlay on in<index>; the DiskIn for metadata.in. */
+export async function serveDisk(d: CheckedDisk, opts: ServeOptions): Promise<{ server: Server; disk: DiskIn }> {
+  const { log, signal } = opts;
+  let server: Server;
+  try {
+    server = await startOverlay(d, opts);
+  } catch (err) {
+    if ((err as EngineError).code === 'PROCESS_ERROR' && !signal?.aborted) {
+      // Often the disk's fault (locked by a running VM, unreadable
+      // qcow2 internals); name it, keep the server's own words.
+      (err as ProcessError).message = `input: disk ${d.given}: ${(err as ProcessError).message.replace(/\n+/g, '; ')}`;
+      throw tag(err as ProcessError, `in${d.index}`);
+    }
+    throw err;
+  }
+  log.info(
+    { disk: `in${d.index}`, source: d.source, format: d.format, size: d.size, pid: server.pid, command: server.command },
+    `input: disk ${d.source} (${d.format}, ${d.size} bytes) on in${d.index}: ${server.command.join(' ')}`,
+  );
+  return { server, disk: { index: d.index, socket: `in${d.index}`, source: d.source, format: d.format, size: d.size, bus: 'unknown' } };
+}
+
+/** metadata.in of `-i disk`: virt-v2v's defaults for a bare disk. */
+export async function writeDiskMetadataIn(workdir: WorkDir, name: string, disks: DiskIn[]): Promise<MetadataIn> {
+  if (name.trim() === '') throw tag(new InputError('input: the guest name is empty'), 'in0');
+  const parsed = MetadataIn.safeParse({
+    version: METADATA_VERSION,
+    kind: 'v2v-metadata-in',
+    name,
+    input: 'disk',
+    memory: 2 * GiB,
+    vcpus: 1,
+    firmware: 'unknown',
+    disks,
+    nics: [{ vnet: 'default', vnetType: 'network' }],
+  });
+  if (!parsed.success) throw new InputError(`input: metadata.in: ${formatZodError(parsed.error)}`);
+  await writeJson(workdir.metadataIn, parsed.data);
+  return parsed.data;
+}
+
 /**
  * Serve every disk of `opts.files` through an overlay and write metadata.in.
  * Every file is checked before any server starts; if anything fails (or
@@ -132,12 +177,12 @@ function startOverlay(d: Checked, opts: InputDiskOptions): Promise<Server> {
  * rejects, so a failed input leaves no process behind.
  */
 export async function inputDisk(opts: InputDiskOptions): Promise<InputResult> {
-  const { files, workdir, log, signal } = opts;
+  const { files, workdir, signal } = opts;
   if (files.length === 0) throw tag(new InputError('input: -i disk needs at least one disk image'), 'in0');
   if (opts.name !== undefined && opts.name.trim() === '') throw tag(new InputError('input: the guest name is empty'), 'in0');
   throwIfAborted(signal);
 
-  const checked: Checked[] = [];
+  const checked: CheckedDisk[] = [];
   for (const [i, f] of files.entries()) checked.push(await checkDisk(i, f, opts));
 
   const servers: Server[] = [];
@@ -145,41 +190,14 @@ export async function inputDisk(opts: InputDiskOptions): Promise<InputResult> {
     const disks: DiskIn[] = [];
     for (const d of checked) {
       throwIfAborted(signal);
-      let server: Server;
-      try {
-        server = await startOverlay(d, opts);
-      } catch (err) {
-        if ((err as EngineError).code === 'PROCESS_ERROR' && !signal?.aborted) {
-          // Often the disk's fault (locked by a running VM, unreadable
-          // qcow2 internals); name it, keep the server's own words.
-          (err as ProcessError).message = `input: disk ${d.given}: ${(err as ProcessError).message.replace(/\n+/g, '; ')}`;
-          throw tag(err as ProcessError, `in${d.index}`);
-        }
-        throw err;
-      }
-      servers.push(server);
-      log.info(
-        { disk: `in${d.index}`, source: d.source, format: d.format, size: d.size, pid: server.pid, command: server.command },
-        `input: disk ${d.source} (${d.format}, ${d.size} bytes) on in${d.index}: ${server.command.join(' ')}`,
-      );
-      disks.push({ index: d.index, socket: `in${d.index}`, source: d.source, format: d.format, size: d.size, bus: 'unknown' });
+      const served = await serveDisk(d, opts);
+      servers.push(served.server);
+      disks.push(served.disk);
     }
     throwIfAborted(signal);
-    const parsed = MetadataIn.safeParse({
-      version: METADATA_VERSION,
-      kind: 'v2v-metadata-in',
-      name: opts.name ?? defaultGuestName(files[0]!),
-      input: 'disk',
-      memory: 2 * GiB,
-      vcpus: 1,
-      firmware: 'unknown',
-      disks,
-      nics: [{ vnet: 'default', vnetType: 'network' }],
-    });
-    if (!parsed.success) throw new InputError(`input: metadata.in: ${formatZodError(parsed.error)}`);
-    await writeJson(workdir.metadataIn, parsed.data);
+    const metadata = await writeDiskMetadataIn(workdir, opts.name ?? defaultGuestName(files[0]!), disks);
     throwIfAborted(signal);
-    return { metadata: parsed.data, servers };
+    return { metadata, servers };
   } catch (err) {
     await Promise.all(servers.map((s) => s.stop()));
     if (signal?.aborted && !isAbortError(err)) throw new AbortError('input: cancelled', { cause: err });
