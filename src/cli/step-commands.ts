@@ -23,7 +23,7 @@ import { nbdUnixUri, stopByPidfile } from '../process/server.js';
 import { convertGuest } from '../steps/convert/convert.js';
 import { inputDisk } from '../steps/input/disk.js';
 import { checkOutputOptions, outputAbort, outputFinalize, outputSetup, readOutputState, resumeOutput, type OutputOptions } from '../steps/output/output.js';
-import { unconvertedMetadata } from '../supervisor/job.js';
+import { unconvertedMetadata } from '../metadata/schema.js';
 import {
   createWorkDir,
   createWorkDirAt,
@@ -136,7 +136,7 @@ async function stepConvert(argv: string[], ctx: V2vContext): Promise<void> {
     log.info({ metadataOut: out }, 'metadata.out written (--no-convert)');
     return;
   }
-  await convertGuest({ workdir: w, metadata: meta, name, log, signal: ctx.signal });
+  await convertGuest({ workdir: w, metadata: meta, name, log, signal: ctx.signal, onWarning: (m) => ctx.out(`v2v: warning: ${m}\n`) });
 }
 
 async function stepOutput(argv: string[], ctx: V2vContext): Promise<void> {

@@ -99,6 +99,8 @@ function renderer(machine: boolean, quiet: boolean, ctx: V2vContext): { event: (
           ctx.out(`[${e.elapsed.toFixed(1).padStart(6)}] ${e.message}\n`);
           return;
         case 'copy.started':
+          // Bars are for a terminal; a log file or pipe gets the step lines only.
+          if (!process.stderr.isTTY) return;
           bars ??= new cliProgress.MultiBar(
             {
               stream: process.stderr,
@@ -116,7 +118,9 @@ function renderer(machine: boolean, quiet: boolean, ctx: V2vContext): { event: (
           perDisk.get(e.disk)?.update(e.done, { disk: e.disk, doneH: humanSize(e.done), totalH: humanSize(e.total) });
           return;
         case 'warning':
-          process.stderr.write(`v2v: warning: ${e.message}\n`);
+          // virt-v2v prints its warnings on stdout, between the step lines.
+          stop();
+          ctx.out(`v2v: warning: ${e.message}\n`);
           return;
         default:
           return;

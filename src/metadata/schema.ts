@@ -110,3 +110,8 @@ export function metadataOutFor(m: MetadataIn, name: string, g: GuestFacts): Meta
     nics: m.nics,
   });
 }
+
+/** metadata.out for a guest copied as it is (--no-convert): already at home on KVM. */
+export function unconvertedMetadata(m: MetadataIn, name: string): MetadataOut {
+  return metadataOutFor(m, name, { converted: false, os: null, uefi: false, virtio: true });
+}

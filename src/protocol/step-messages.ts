@@ -82,6 +82,8 @@ export const StepDone = z.strictObject({
   /** convert: metadata.out; output: the files written; input: nothing. */
   metadataOut: MetadataOut.optional(),
   files: z.array(z.string()).optional(),
+  /** What the user should hear about (virt-v2v's own warnings). */
+  warnings: z.array(z.string()).optional(),
 });
 export const StepFailed = z.strictObject({ type: z.literal('step.failed'), jobId: JobId, error: WireError });
 export const StepResult = z.discriminatedUnion('type', [StepDone, StepFailed]);

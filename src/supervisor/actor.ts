@@ -28,7 +28,14 @@ export interface Actor {
   readonly done: Promise<StepDone>;
 }
 
-export function startActor(pool: Piscina, task: StepTaskBody, tags: { step: string; disk?: string }): Actor {
+export function startActor(
+  pool: Piscina,
+  task: StepTaskBody,
+  tags: { step: string; disk?: string },
+  onWarning?: (message: string) => void,
+): Actor {
+  // Warnings come with the result (a port message sent just before it could
+  // arrive after the port is closed).
   const { port1, port2 } = new MessageChannel();
   const terminate = new AbortController();
   const inbox: Msg[] = [];
@@ -56,6 +63,7 @@ export function startActor(pool: Piscina, task: StepTaskBody, tags: { step: stri
         if (tags.disk) err.disk ??= tags.disk;
         throw err;
       }
+      for (const w of r.warnings ?? []) onWarning?.(w);
       return r;
     } catch (err) {
       ended = err;

@@ -19,7 +19,7 @@ export const JobEvent = z.discriminatedUnion('type', [
   }),
   z.strictObject({ type: z.literal('copy.started'), disk: z.string(), index: z.number().int(), total: z.number(), elapsed: z.number() }),
   z.strictObject({ type: z.literal('copy.finished'), disk: z.string(), index: z.number().int(), elapsed: z.number() }),
-  z.strictObject({ type: z.literal('warning'), message: z.string() }),
+  z.strictObject({ type: z.literal('warning'), step: StepName.optional(), message: z.string() }),
   z.strictObject({
     type: z.literal('error'),
     step: StepName.optional(),

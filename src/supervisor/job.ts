@@ -50,10 +50,6 @@ export interface JobHooks {
   onEvent?: (e: JobEvent) => void;
 }
 
-/** metadata.out for a guest copied as it is (--no-convert): already at home on KVM. */
-export function unconvertedMetadata(m: MetadataIn, name: string): MetadataOut {
-  return metadataOutFor(m, name, { converted: false, os: null, uefi: false, virtio: true });
-}
 
 export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<JobResult> {
   const t0 = Date.now();
@@ -108,13 +104,16 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
   // it starts. Copies have their own pool (one copy actor per disk).
   const disks = opts.input.files.length;
   const stepPool = createPool('step-worker', { maxThreads: disks + 2, minThreads: 0 });
+  // The copy actors' threads start now and load while the other steps run,
+  // so that every disk's copy starts at once.
+  const copyPool = opts.printSourceOnly ? undefined : createPool('copy-worker', { maxThreads: disks, minThreads: disks });
   const actors: Actor[] = [];
   const inputs: Actor[] = [];
   let output: Actor | undefined;
   const cancelAll = () => actors.forEach((a) => a.cancel());
   signal?.addEventListener('abort', cancelAll, { once: true });
   const actor = (task: StepTaskBody, tags: { step: StepName; disk?: string }): Actor => {
-    const a = startActor(stepPool, task, tags);
+    const a = startActor(stepPool, task, tags, (message) => emit({ type: 'warning', step: tags.step, message }));
     actors.push(a);
     if (signal?.aborted) a.cancel();
     return a;
@@ -185,7 +184,7 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
     });
 
     await step('copy', `Copying ${metaIn.disks.length === 1 ? 'the disk' : `${metaIn.disks.length} disks in parallel`}`, async (log) => {
-      const pool = createPool('copy-worker', { maxThreads: metaIn.disks.length, minThreads: 0 });
+      const pool = copyPool!;
       const stop = new AbortController();
       const onAbort = () => stop.abort();
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -230,7 +229,6 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
         );
       } finally {
         signal?.removeEventListener('abort', onAbort);
-        await pool.destroy();
       }
       if (signal?.aborted) throw new AbortError('copy: cancelled');
     });
@@ -277,7 +275,7 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
     }
     const ends = await Promise.allSettled(actors.map((a) => a.done));
     for (const e of ends) if (e.status === 'rejected' && ok) log.warn({ err: e.reason }, 'a step actor failed while finishing');
-    await destroyPool(stepPool);
+    await Promise.all([destroyPool(stepPool), copyPool && destroyPool(copyPool)]);
     await workdir?.remove();
     // Ctrl-C leaves nothing behind; a failure keeps its logs for the user.
     if (ownLogDir && (ok || signal?.aborted)) await ownLogDir.cleanup();

@@ -17,7 +17,7 @@ import {
   type StepFailed,
   type ToStepActor as ToStepActorMsg,
 } from '../protocol/step-messages.js';
-import { metadataOutFor } from '../metadata/schema.js';
+import { unconvertedMetadata } from '../metadata/schema.js';
 import { convertGuest } from '../steps/convert/convert.js';
 import { checkDisk, serveDisk } from '../steps/input/disk.js';
 import { outputAbort, outputFinalize, outputSetup, type OutputOptions } from '../steps/output/output.js';
@@ -78,16 +78,24 @@ export default async function stepTask(raw: unknown): Promise<StepDone | StepFai
       }
       case 'convert.run': {
         let out: MetadataOut;
+        const warnings: string[] = [];
         if (task.noConvert) {
           // --no-convert: the guest is already at home on KVM.
-          out = metadataOutFor(task.metadata, task.name, { converted: false, os: null, uefi: false, virtio: true });
+          out = unconvertedMetadata(task.metadata, task.name);
           await writeJson(workdir.metadataOut, out);
           log.info({ metadataOut: out }, 'metadata.out written');
         } else {
-          out = await convertGuest({ workdir, metadata: task.metadata, name: task.name, log, signal: box.cancelled });
+          out = await convertGuest({
+            workdir,
+            metadata: task.metadata,
+            name: task.name,
+            log,
+            signal: box.cancelled,
+            onWarning: (message) => warnings.push(message),
+          });
         }
         if (box.cancelled.aborted) throw new AbortError('convert: cancelled');
-        return { type: 'step.done', jobId, metadataOut: out };
+        return { type: 'step.done', jobId, metadataOut: out, warnings };
       }
       case 'output.run': {
         const o: OutputOptions = { ...task.options };

@@ -29,6 +29,8 @@ export interface ConvertOptions {
   name?: string;
   log: Logger;
   signal?: AbortSignal;
+  /** virt-v2v's warnings, each as it is found. */
+  onWarning?: (message: string) => void;
 }
 
 interface Inspected {
@@ -65,6 +67,11 @@ export function parseInspection(xml: string): Inspected {
 }
 
 /** virt-v2v says whether the converted guest has virtio drivers. */
+/** virt-v2v's warnings in its output ("virt-v2v-in-place: warning: ..."). */
+export function warningsFromOutput(text: string): string[] {
+  return [...text.matchAll(/^virt-v2v(?:-in-place)?: warning: (.+)$/gm)].map((m) => m[1]!.trim());
+}
+
 export function virtioFromOutput(text: string): boolean | undefined {
   if (/does not have virtio drivers/i.test(text)) return false;
   if (/has virtio drivers installed/i.test(text)) return true;
@@ -124,11 +131,19 @@ export async function convertGuest(o: ConvertOptions): Promise<MetadataOut> {
       throw err;
     }
     const virtio = virtioFromOutput(conv.stdout + conv.stderr);
+    for (const w of warningsFromOutput(conv.stdout + conv.stderr)) {
+      log.warn({ warning: w }, 'virt-v2v-in-place warning');
+      o.onWarning?.(w);
+    }
     const insp = await (early ?? inspector(['--format=raw', ...ports.flatMap((p) => ['-a', `nbd://127.0.0.1:${p}`])])).finally(() =>
       o.signal?.removeEventListener('abort', stopInspect),
     );
     const found = parseInspection(insp.stdout);
-    if (virtio === undefined) log.warn('virt-v2v-in-place did not say whether virtio drivers were installed: assuming they were');
+    if (virtio === undefined) {
+      const w = 'virt-v2v-in-place did not say whether virtio drivers were installed: assuming they were';
+      log.warn(w);
+      o.onWarning?.(w);
+    }
     const hasVirtio = virtio ?? true;
     const out = metadataOutFor(m, o.name ?? m.name, { converted: true, os: found.os, uefi: found.uefi, virtio: hasVirtio });
     await writeJson(workdir.metadataOut, out);

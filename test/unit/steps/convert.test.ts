@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseInspection, virtioFromOutput } from '../../../src/steps/convert/convert.js';
+import { parseInspection, virtioFromOutput, warningsFromOutput } from '../../../src/steps/convert/convert.js';
 import { conversionXml } from '../../../src/steps/convert/libvirt-xml.js';
 import type { MetadataIn } from '../../../src/metadata/schema.js';
 
@@ -40,6 +40,19 @@ describe('convert: inspection and output parsing', () => {
     expect(virtioFromOutput('[ 60.1] Finishing off\nThis guest has virtio drivers installed.\n')).toBe(true);
     expect(virtioFromOutput('This guest does not have virtio drivers installed.')).toBe(false);
     expect(virtioFromOutput('nothing')).toBeUndefined();
+  });
+
+  it("relays virt-v2v's warnings, only those", () => {
+    // As virt-v2v-in-place 2.2 printed them converting the sample guest.
+    const out = [
+      '[  27.9] Converting 12.15 to run on KVM',
+      'virt-v2v-in-place: warning: could not determine a way to update the configuration of Grub2',
+      'virt-v2v-in-place: The QEMU Guest Agent will be installed for this guest at first boot.',
+      'virt-v2v: warning: another one ',
+      'not virt-v2v-in-place: warning: quoted',
+    ].join('\n');
+    expect(warningsFromOutput(out)).toEqual(['could not determine a way to update the configuration of Grub2', 'another one']);
+    expect(warningsFromOutput('')).toEqual([]);
   });
 });
 

@@ -1,0 +1,53 @@
+// Ctrl-C while the guest is being converted (issue 3): the conversion's
+// process group (virt-v2v-in-place, its libguestfs appliance, the inspector)
+// is killed, the job ends within seconds with exit status 1, and nothing is
+// left: no process working in the work dir, no work dir, no output.
+import { spawnSync } from 'node:child_process';
+import { mkdir, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect } from 'vitest';
+import { test, run, sha256File } from '../helpers/fixtures.js';
+import { has } from '../helpers/tools.js';
+import { runCli } from '../helpers/cli.js';
+
+function processesUsing(dir: string): string[] {
+  const r = spawnSync('ps', ['-eo', 'pid=,stat=,args='], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter((l) => l.includes(dir) && !l.includes('ps -eo') && !/^\s*\d+\s+Z/.test(l));
+}
+
+describe.skipIf(!has('virt-v2v-in-place') || !has('nbdkit'))('v2v: SIGINT during the conversion', () => {
+  test('exit 1 within seconds, conversion processes gone, nothing left', { timeout: 180_000 }, async ({ tmp }) => {
+    const work = path.join(tmp, 'work');
+    const out = path.join(tmp, 'out');
+    await mkdir(work);
+    await mkdir(out);
+    const a = path.join(tmp, 'a.img');
+    await run(['nbdcopy', '--', '[', 'nbdkit', 'sparse-random', '64M', 'seed=5', ']', a]);
+    const before = await sha256File(a);
+    let pid = 0;
+    let sentAt = 0;
+    const r = await runCli(['-i', 'disk', a, '-o', 'local', '-os', out, '--machine-readable'], {
+      env: { TMPDIR: work, LIBGUESTFS_BACKEND_SETTINGS: 'force_tcg' },
+      onSpawn: (x) => (pid = x),
+      onStdout: (chunk: string) => {
+        if (pid && /"step.started","step":"convert"/.test(chunk)) {
+          const p = pid;
+          pid = 0;
+          // Once virt-v2v-in-place and its appliance are running.
+          setTimeout(() => {
+            sentAt = Date.now();
+            process.kill(p, 'SIGINT');
+          }, 4000);
+        }
+      },
+    });
+    expect(sentAt).toBeGreaterThan(0);
+    expect(Date.now() - sentAt).toBeLessThan(10_000);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cancelled/);
+    expect(await readdir(out)).toEqual([]);
+    expect(await readdir(work)).toEqual([]);
+    expect(processesUsing(work)).toEqual([]);
+    expect(await sha256File(a)).toBe(before);
+  });
+});
