@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { AbortError, EngineError, InputError, ProcessError, isAbortError } from '../../errors.js';
 import { MetadataIn, METADATA_VERSION, type DiskIn } from '../../metadata/schema.js';
 import { startNbdkit, startQemuNbd, type Server } from '../../process/server.js';
+import { errnoText } from '../../util/errno.js';
 import { formatZodError } from '../../util/zod.js';
 import { writeJson, type WorkDir } from '../../workdir/workdir.js';
 import { qemuImgInfo } from './qemu-img.js';
@@ -35,20 +36,7 @@ export interface InputResult {
 
 const GiB = 1024 * 1024 * 1024;
 
-const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: 'No such file or directory',
-  EACCES: 'Permission denied',
-  EPERM: 'Operation not permitted',
-  ENOTDIR: 'Not a directory',
-  ELOOP: 'Too many levels of symbolic links',
-  ENAMETOOLONG: 'File name too long',
-  EIO: 'Input/output error',
-};
 
-function errnoText(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return (e.code && ERRNO_TEXT[e.code]) || e.message;
-}
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortError('input: cancelled');

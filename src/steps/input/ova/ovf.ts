@@ -1,0 +1,318 @@
+// The OVF descriptor of an OVA: what virt-v2v 2.x's input/OVF.ml reads from
+// it (name, memory, vCPUs, firmware, disks, removables, NICs), with
+// fast-xml-parser instead of libxml2 and XPath. The descriptor comes from
+// whoever made the OVA, so it is treated as hostile: size-limited, no
+// DOCTYPE or entity declarations (billion laughs, external entities), no
+// entity expansion beyond the five predefined ones and character references.
+//
+// Namespace prefixes are stripped: exporters bind ovf:, rasd:, vssd:, vmw:
+// (or none, or other prefixes) to the same DMTF/VMware namespaces, and no
+// two element names we read collide once prefixes are gone.
+import { XMLParser } from 'fast-xml-parser';
+import type { SourceBus, SourceNic, SourceRemovable } from '../source.js';
+import { ovaError } from './fail.js';
+
+/** Larger descriptors are refused before they are read (ovftool's are a few KiB). */
+export const MAX_OVF_SIZE = 16 * 1024 * 1024;
+
+export interface OvfDisk {
+  /** References/File ovf:href, relative to the OVF's directory (unchecked). */
+  href: string;
+  /** ovf:compression="gzip" on the File. */
+  compressed: boolean;
+  /** DiskSection/Disk ovf:capacity in bytes, when it is a number. */
+  capacity?: number;
+  /** From the Disk's ovf:format URL, else the href's extension. */
+  format?: string;
+  bus: SourceBus;
+}
+
+export interface OvfGuest {
+  /** VirtualSystem Name, else its ovf:id; absent if neither. */
+  name?: string;
+  memory: number;
+  vcpus: number;
+  firmware: 'bios' | 'uefi' | 'unknown';
+  disks: OvfDisk[];
+  removables: SourceRemovable[];
+  nics: SourceNic[];
+  osHint?: string;
+}
+
+type XNode = { [key: string]: unknown };
+
+const RT = { cpu: 3, memory: 4, ide: 5, scsi: 6, nic: 10, floppy: 14, cdrom: 15, dvd: 16, disk: 17, other: 20 } as const;
+// Without a memory item virt-v2v computes 1024 * 1024 MiB (1 TiB), evidently
+// meaning 1 GiB; we use 1 GiB.
+const DEFAULT_MEMORY = 1024 ** 3;
+
+const isNode = (v: unknown): v is XNode => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function children(n: XNode | undefined, tag: string): XNode[] {
+  const v = n && Object.hasOwn(n, tag) ? n[tag] : undefined;
+  return Array.isArray(v) ? v.filter(isNode) : [];
+}
+
+const child = (n: XNode | undefined, tag: string): XNode | undefined => children(n, tag)[0];
+
+const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+
+/** The five predefined entities and character references; anything else stays as written. */
+function decode(s: string): string {
+  return s.replace(/&(#x[0-9a-fA-F]{1,6}|#[0-9]{1,7}|lt|gt|amp|quot|apos);/g, (whole, e: string) => {
+    if (!e.startsWith('#')) return PREDEFINED[e]!;
+    const cp = e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+    return cp > 0 && cp <= 0x10ffff && (cp < 0xd800 || cp > 0xdfff) ? String.fromCodePoint(cp) : whole;
+  });
+}
+
+function text(n: XNode | undefined, tag: string): string | undefined {
+  const t = child(n, tag)?.['#text'];
+  return typeof t === 'string' && t.trim() !== '' ? decode(t).trim() : undefined;
+}
+
+function attr(n: XNode | undefined, name: string): string | undefined {
+  const v = n && Object.hasOwn(n, `@_${name}`) ? n[`@_${name}`] : undefined;
+  return typeof v === 'string' ? decode(v).trim() : undefined;
+}
+
+/** A value for a message: one short line. */
+const show = (s: string) => JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}...` : s);
+
+function whole(s: string | undefined, label: string, what: string): number | undefined {
+  if (s === undefined) return undefined;
+  if (!/^\d{1,16}$/.test(s) || !Number.isSafeInteger(Number(s))) throw ovaError([label, `${what} ${show(s)} is not a whole number`]);
+  return Number(s);
+}
+
+const NAMED_UNITS: Record<string, number> = {
+  byte: 1, bytes: 1,
+  kb: 2 ** 10, kib: 2 ** 10, kilobytes: 2 ** 10,
+  mb: 2 ** 20, mib: 2 ** 20, megabytes: 2 ** 20,
+  gb: 2 ** 30, gib: 2 ** 30, gigabytes: 2 ** 30,
+  tb: 2 ** 40, tib: 2 ** 40, terabytes: 2 ** 40,
+};
+
+/**
+ * Bytes per unit of a DMTF programmatic unit ("byte", "byte * 2^20",
+ * "byte * 1024") or of the names VMware has used ("MegaBytes", "KB"), where
+ * MB always meant 2^20 bytes. Undefined if not understood.
+ */
+export function parseAllocationUnits(units: string): number | undefined {
+  const t = units.replace(/\s+/g, '').toLowerCase();
+  if (Object.hasOwn(NAMED_UNITS, t)) return NAMED_UNITS[t];
+  const m = /^bytes?\*(\d{1,8})(?:\^(\d{1,3}))?$/.exec(t);
+  const v = m ? Number(m[1]) ** Number(m[2] ?? 1) : NaN;
+  return Number.isSafeInteger(v) && v > 0 ? v : undefined;
+}
+
+/** `quantity` `units` in bytes; `units` absent means `defaultUnit` bytes. */
+function bytes(quantity: number, units: string | undefined, defaultUnit: number, label: string, what: string): number {
+  const unit = units === undefined ? defaultUnit : parseAllocationUnits(units);
+  if (unit === undefined) throw ovaError([label, `${what}: unknown allocation unit ${show(units!)}`]);
+  const v = quantity * unit;
+  if (!Number.isSafeInteger(v)) throw ovaError([label, `${what}: ${quantity} ${units ?? ''} is too large`]);
+  return v;
+}
+
+/** Parse XML that has no DOCTYPE; every failure an InputError naming `label`. */
+function parseXml(xml: string, label: string): XNode {
+  if (xml.length > MAX_OVF_SIZE) throw ovaError([label, `more than ${MAX_OVF_SIZE} bytes: refused`]);
+  if (xml.includes('\0')) throw ovaError([label, 'not an XML document (it holds NUL bytes)']);
+  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw ovaError([label, 'DOCTYPE/entities are not allowed']);
+  const parser = new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: '@_',
+    removeNSPrefix: true,
+    processEntities: false,
+    htmlEntities: false,
+    ignoreDeclaration: true,
+    ignorePiTags: true,
+    parseTagValue: false,
+    parseAttributeValue: false,
+    alwaysCreateTextNode: true,
+    isArray: (_name, _path, _leaf, isAttribute) => !isAttribute,
+  });
+  try {
+    const doc: unknown = parser.parse(xml, true);
+    if (!isNode(doc)) throw new Error('no document');
+    return doc;
+  } catch (err) {
+    // The validator's and the parser's own errors (and a stack overflow on absurd nesting).
+    throw ovaError([label, `not valid XML: ${(err as Error)?.message ?? String(err)}`], err);
+  }
+}
+
+interface Controller {
+  bus: SourceBus;
+  /** Sort key: buses in order of first appearance, then the controller's bus number (rasd:Address). */
+  rank: [number, number];
+}
+
+/** Items (OVF 1) and StorageItems/EthernetPortItems (OVF 2) of the hardware section. */
+function hardwareItems(vhs: XNode | undefined): XNode[] {
+  return [...children(vhs, 'Item'), ...children(vhs, 'StorageItem'), ...children(vhs, 'EthernetPortItem')];
+}
+
+function busOf(rt: number | undefined, subType: string | undefined): SourceBus {
+  if (rt === RT.ide) return 'ide';
+  if (rt === RT.scsi) return 'scsi';
+  if (rt === RT.other) return /nvme/i.test(subType ?? '') ? 'nvme' : 'sata';
+  return 'unknown';
+}
+
+/** Controllers by InstanceID: IDE (5), SCSI (6), SATA/NVMe (20). */
+function controllers(items: XNode[], label: string): Map<string, Controller> {
+  const map = new Map<string, Controller>();
+  const buses: SourceBus[] = [];
+  for (const [i, it] of items.entries()) {
+    const rt = whole(text(it, 'ResourceType'), label, 'ResourceType');
+    const id = text(it, 'InstanceID');
+    if (id === undefined || (rt !== RT.ide && rt !== RT.scsi && rt !== RT.other)) continue;
+    const bus = busOf(rt, text(it, 'ResourceSubType'));
+    if (!buses.includes(bus)) buses.push(bus);
+    // ovftool lists "IDE 1" before "IDE 0": the Address, not the document, orders them.
+    const address = text(it, 'Address') ?? '';
+    const number = /^\d{1,6}$/.test(address) ? Number(address) : 1_000_000 + i;
+    map.set(id, { bus, rank: [buses.indexOf(bus), number] });
+  }
+  return map;
+}
+
+function itemsOf(items: XNode[], label: string, ...types: number[]): XNode[] {
+  return items.filter((it) => types.includes(whole(text(it, 'ResourceType'), label, 'ResourceType') ?? -1));
+}
+
+function formatOf(formatUrl: string | undefined, href: string): string | undefined {
+  const url = formatUrl ?? '';
+  if (/vmdk/i.test(url)) return 'vmdk';
+  if (/qcow/i.test(url)) return 'qcow2';
+  if (/vhdx/i.test(url)) return 'vhdx';
+  if (/vhd/i.test(url)) return 'vpc';
+  const ext = /\.([a-z0-9]+)$/i.exec(href.replace(/\.gz$/i, ''))?.[1]?.toLowerCase();
+  return ({ vmdk: 'vmdk', qcow2: 'qcow2', raw: 'raw', vhd: 'vpc', vhdx: 'vhdx', vdi: 'vdi' } as Record<string, string>)[ext ?? ''];
+}
+
+/** One disk Item: HostResource "ovf:/disk/ID" -> DiskSection Disk -> References File. */
+function diskOf(item: XNode, env: XNode, bus: SourceBus, label: string): OvfDisk {
+  const itemName = text(item, 'InstanceID') ?? text(item, 'ElementName') ?? '?';
+  const host = text(item, 'HostResource');
+  const m = host === undefined ? null : /^(?:ovf:)?\/(disk|file)\/(.+)$/.exec(host);
+  if (!m) throw ovaError([label, `disk item ${itemName}: ${host === undefined ? 'no HostResource' : `unsupported HostResource ${show(host)}`}`]);
+  let fileId = m[2]!;
+  let disk: XNode | undefined;
+  if (m[1] === 'disk') {
+    disk = children(child(env, 'DiskSection'), 'Disk').find((d) => attr(d, 'diskId') === m[2]);
+    if (!disk) throw ovaError([label, `disk item ${itemName}: disk ${show(m[2]!)} is not in the DiskSection`]);
+    const ref = attr(disk, 'fileRef');
+    if (!ref) throw ovaError([label, `disk ${show(m[2]!)} has no file (an empty disk to create): not supported`]);
+    fileId = ref;
+  }
+  const file = children(child(env, 'References'), 'File').find((f) => attr(f, 'id') === fileId);
+  const href = attr(file, 'href');
+  if (!file || !href) throw ovaError([label, `file ${show(fileId)} is not in the References section or has no href`]);
+  const compression = attr(file, 'compression');
+  if (compression !== undefined && compression !== 'identity' && compression !== 'gzip') {
+    throw ovaError([label, `${href}: unsupported compression ${show(compression)}`]);
+  }
+  const raw = attr(disk, 'capacity');
+  const capacity = raw !== undefined && /^\d+$/.test(raw) ? bytes(whole(raw, label, 'disk capacity')!, attr(disk, 'capacityAllocationUnits'), 1, label, `disk ${href} capacity`) : undefined;
+  const format = formatOf(attr(disk, 'format'), href);
+  return { href, compressed: compression === 'gzip', bus, ...(capacity !== undefined ? { capacity } : {}), ...(format ? { format } : {}) };
+}
+
+/**
+ * Disks in guest order: by controller, then AddressOnParent (stable, so
+ * disks without either keep document order). virt-v2v keeps document order
+ * ("XXX We assume the OVF lists these in order"); exports that list disks
+ * in order get the same result.
+ */
+function parseDisks(items: XNode[], ctl: Map<string, Controller>, env: XNode, label: string): OvfDisk[] {
+  const keyed = itemsOf(items, label, RT.disk).map((it) => {
+    const c = ctl.get(text(it, 'Parent') ?? '');
+    const address = whole(text(it, 'AddressOnParent'), label, 'AddressOnParent');
+    return { disk: diskOf(it, env, c?.bus ?? 'unknown', label), key: [...(c?.rank ?? [Infinity, Infinity]), address ?? Infinity] };
+  });
+  const cmp = (a: number, b: number) => (a === b ? 0 : a < b ? -1 : 1);
+  keyed.sort((a, b) => cmp(a.key[0]!, b.key[0]!) || cmp(a.key[1]!, b.key[1]!) || cmp(a.key[2]!, b.key[2]!));
+  return keyed.map((k) => k.disk);
+}
+
+function parseRemovables(items: XNode[], ctl: Map<string, Controller>, label: string): SourceRemovable[] {
+  return itemsOf(items, label, RT.floppy, RT.cdrom, RT.dvd).map((it) => ({
+    kind: whole(text(it, 'ResourceType'), label, 'ResourceType') === RT.floppy ? 'floppy' : 'cdrom',
+    bus: ctl.get(text(it, 'Parent') ?? '')?.bus ?? 'unknown',
+  }));
+}
+
+/** aa:bb:cc:dd:ee:ff (also from '-' separators), else undefined. */
+function mac(s: string | undefined): string | undefined {
+  return s && /^[0-9a-f]{2}([:-][0-9a-f]{2}){5}$/i.test(s) ? s.toLowerCase().replace(/-/g, ':') : undefined;
+}
+
+// As virt-v2v: a NIC's Connection is taken as a bridge name; without one it is network "eth<N>".
+function parseNics(items: XNode[], label: string): SourceNic[] {
+  return itemsOf(items, label, RT.nic).map((it, i) => {
+    const connection = text(it, 'Connection');
+    const model = text(it, 'ResourceSubType')?.toLowerCase();
+    const address = mac(text(it, 'Address'));
+    return {
+      vnet: connection ?? `eth${i}`,
+      vnetType: connection !== undefined ? 'bridge' : 'network',
+      ...(address ? { mac: address } : {}),
+      ...(model ? { model } : {}),
+    };
+  });
+}
+
+function parseFirmware(vhs: XNode | undefined, label: string): OvfGuest['firmware'] {
+  const value = attr(children(vhs, 'Config').find((c) => attr(c, 'key') === 'firmware'), 'value');
+  if (value === undefined) return 'unknown'; // as virt-v2v: inspection decides
+  if (value === 'efi') return 'uefi';
+  if (value === 'bios') return 'bios';
+  throw ovaError([label, `unknown firmware ${show(value)} (expected "bios" or "efi")`]);
+}
+
+function theVirtualSystem(doc: XNode, label: string): { env: XNode; vs: XNode } {
+  const envs = children(doc, 'Envelope');
+  if (envs.length !== 1) throw ovaError([label, 'not an OVF descriptor (no Envelope element)']);
+  const env = envs[0]!;
+  if (child(env, 'VirtualSystemCollection')) throw ovaError([label, 'holds a VirtualSystemCollection: only one virtual system is supported']);
+  const systems = children(env, 'VirtualSystem');
+  if (systems.length !== 1) throw ovaError([label, `holds ${systems.length} virtual systems: exactly one is needed`]);
+  return { env, vs: systems[0]! };
+}
+
+/** The descriptor's text: UTF-8, a byte-order mark dropped; UTF-16 refused. */
+export function decodeOvf(bytes: Uint8Array, label: string): string {
+  if ((bytes[0] === 0xfe && bytes[1] === 0xff) || (bytes[0] === 0xff && bytes[1] === 0xfe)) {
+    throw ovaError([label, 'UTF-16 descriptors are not supported']);
+  }
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8').replace(/^\uFEFF/, '');
+}
+
+/** Parse an OVF descriptor; `label` ("guest.ova: guest.ovf") starts every error. */
+export function parseOvf(xml: string, label: string): OvfGuest {
+  const { env, vs } = theVirtualSystem(parseXml(xml, label), label);
+  const vhs = child(vs, 'VirtualHardwareSection');
+  const items = hardwareItems(vhs);
+  const ctl = controllers(items, label);
+  const [memItem] = itemsOf(items, label, RT.memory);
+  const memQuantity = whole(text(memItem, 'VirtualQuantity'), label, 'memory');
+  const memory = memQuantity ? bytes(memQuantity, text(memItem, 'AllocationUnits'), 2 ** 20, label, 'memory') : DEFAULT_MEMORY;
+  const [cpuItem] = itemsOf(items, label, RT.cpu);
+  const vcpus = whole(text(cpuItem, 'VirtualQuantity'), label, 'vCPU count') || 1;
+  const os = child(vs, 'OperatingSystemSection');
+  const osHint = text(os, 'Description') ?? attr(os, 'osType');
+  const name = text(vs, 'Name') || attr(vs, 'id');
+  return {
+    ...(name ? { name } : {}),
+    memory,
+    vcpus,
+    firmware: parseFirmware(vhs, label),
+    disks: parseDisks(items, ctl, env, label),
+    removables: parseRemovables(items, ctl, label),
+    nics: parseNics(items, label),
+    ...(osHint ? { osHint } : {}),
+  };
+}

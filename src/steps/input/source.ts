@@ -1,0 +1,53 @@
+// What an input's metadata parser (libvirt XML, VMX, OVF) says about the
+// source guest, before any disk is opened: the parsers' common result. The
+// input step then checks every disk, puts an overlay over it and writes
+// metadata.in (src/metadata/schema.ts) from this plus what qemu-img reads.
+export type SourceBus = 'ide' | 'sata' | 'scsi' | 'virtio' | 'nvme' | 'unknown';
+
+export interface SourceDisk {
+  /**
+   * Where the data is: an absolute local path (already resolved against the
+   * metadata file's directory and checked not to escape it where the format
+   * demands that), or a URI (nbd://, nbd+unix://, http(s)://, ssh://).
+   */
+  location: string;
+  /** raw, qcow2, vmdk, ... when the metadata says; else probed later. */
+  format?: string;
+  bus: SourceBus;
+  /** Declared size in bytes, when the metadata declares one (OVF capacity). */
+  capacity?: number;
+  /** For disks inside an OVA tar: the member's byte range in the tar. */
+  tarRange?: { offset: number; size: number };
+  /** gzip-compressed member (OVA), to be decompressed before use. */
+  compressed?: 'gzip';
+}
+
+export interface SourceRemovable {
+  kind: 'cdrom' | 'floppy';
+  location?: string;
+  bus: SourceBus;
+}
+
+export interface SourceNic {
+  /** Lower-case aa:bb:cc:dd:ee:ff. */
+  mac?: string;
+  /** virtio, e1000, e1000e, vmxnet3, rtl8139, ... as the source names it. */
+  model?: string;
+  /** The network or bridge the NIC is attached to in the source. */
+  vnet: string;
+  vnetType: 'network' | 'bridge';
+}
+
+export interface SourceGuest {
+  name: string;
+  /** Bytes. */
+  memory: number;
+  vcpus: number;
+  firmware: 'bios' | 'uefi' | 'unknown';
+  /** In the guest's disk order (sda, sdb, ...). */
+  disks: SourceDisk[];
+  removables: SourceRemovable[];
+  nics: SourceNic[];
+  /** The source's own OS label (VMX guestOS, OVF OperatingSystemSection), if any. */
+  osHint?: string;
+}
