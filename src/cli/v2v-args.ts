@@ -20,6 +20,10 @@ export interface V2vArgs {
   quiet: boolean;
   logDir?: string;
   help: boolean;
+  /** -b in:out / -b out, -n in:out / -n out, --mac MAC:network|bridge:out (repeatable). */
+  bridges: string[];
+  networks: string[];
+  macs: string[];
   files: string[];
 }
 
@@ -27,6 +31,8 @@ type Key = keyof V2vArgs;
 interface Spec {
   key: Key;
   value: boolean;
+  /** Repeatable: each use adds to a list. */
+  list?: boolean;
 }
 
 const TABLE: Record<string, Spec> = {
@@ -46,6 +52,11 @@ const TABLE: Record<string, Spec> = {
   q: { key: 'quiet', value: false },
   quiet: { key: 'quiet', value: false },
   'log-dir': { key: 'logDir', value: true },
+  b: { key: 'bridges', value: true, list: true },
+  bridge: { key: 'bridges', value: true, list: true },
+  n: { key: 'networks', value: true, list: true },
+  network: { key: 'networks', value: true, list: true },
+  mac: { key: 'macs', value: true, list: true },
   h: { key: 'help', value: false },
   help: { key: 'help', value: false },
 };
@@ -63,6 +74,9 @@ export function parseV2vArgs(argv: string[]): V2vArgs {
     trace: false,
     quiet: false,
     help: false,
+    bridges: [],
+    networks: [],
+    macs: [],
     files: [],
   };
   const set = a as unknown as Record<string, unknown>;
@@ -88,7 +102,8 @@ export function parseV2vArgs(argv: string[]): V2vArgs {
     }
     let value: string | undefined = eq === -1 ? argv[++i] : body.slice(eq + 1);
     if (value === undefined || value === '') throw new ConfigError(`option ${w} needs a value`);
-    set[spec.key] = value;
+    if (spec.list) (set[spec.key] as string[]).push(value);
+    else set[spec.key] = value;
   }
   if (a.outputFormat !== 'raw' && a.outputFormat !== 'qcow2') {
     throw new ConfigError(`-of ${a.outputFormat}: output format must be raw or qcow2`);
@@ -100,10 +115,16 @@ export function parseV2vArgs(argv: string[]): V2vArgs {
 }
 
 export const V2V_USAGE = `usage: v2v -i disk [-if FORMAT] DISK... -o local|qemu|null [-os DIR] [options]
+       v2v -i libvirtxml GUEST.xml | -i vmx GUEST.vmx  -o ... [options]
 
 Convert a guest to run on KVM (virt-v2v's command line).
   -i disk             input: local disk image(s), given as arguments
+  -i libvirtxml FILE  input: a libvirt domain XML (its local disks)
+  -i vmx FILE         input: a VMware .vmx (its local disks, vmdk flat or sparse)
   -if FORMAT          input format (default: detected)
+  -n [IN:]OUT         map source network IN (default: all) to OUT
+  -b [IN:]OUT         map source bridge IN (default: all) to OUT
+  --mac MAC:network|bridge:OUT   map the NIC with this MAC
   -o local|qemu|null  output: disks + libvirt XML, disks + qemu script, nothing
   -os DIR             output storage directory
   -of raw|qcow2       output disk format (default: raw)

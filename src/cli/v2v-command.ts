@@ -16,6 +16,7 @@ export interface V2vContext {
 }
 
 const OUTPUTS = ['local', 'qemu', 'null'] as const;
+const INPUTS = ['disk', 'libvirtxml', 'vmx'] as const;
 
 function printSource(m: MetadataIn): string {
   const lines = [
@@ -38,8 +39,13 @@ export async function runV2v(argv: string[], ctx: V2vContext): Promise<void> {
     ctx.out(V2V_USAGE);
     return;
   }
-  if (a.inputType !== 'disk') throw new ConfigError(`-i ${a.inputType}: input type not supported yet (supported: -i disk)`);
-  if (a.files.length === 0) throw new ConfigError('-i disk: no disk image given');
+  if (!INPUTS.includes(a.inputType as (typeof INPUTS)[number])) {
+    throw new ConfigError(`-i ${a.inputType}: input type not supported yet (supported: -i disk, -i libvirtxml, -i vmx)`);
+  }
+  if (a.files.length === 0) throw new ConfigError(`-i ${a.inputType}: no ${a.inputType === 'disk' ? 'disk image' : 'file'} given`);
+  if (a.inputType !== 'disk' && a.files.length > 1) throw new ConfigError(`-i ${a.inputType}: expected one file, got ${a.files.length}`);
+  if (a.inputType !== 'disk' && a.inputFormat) throw new ConfigError(`-if: only for -i disk (-i ${a.inputType} says each disk's format)`);
+  const network = { bridges: a.bridges, networks: a.networks, macs: a.macs };
   if (!a.printSource && !(OUTPUTS as readonly string[]).includes(a.outputType)) {
     throw new ConfigError(`-o ${a.outputType}: output type not supported (supported: -o local, -o qemu, -o null)`);
   }
@@ -47,7 +53,10 @@ export async function runV2v(argv: string[], ctx: V2vContext): Promise<void> {
   try {
     const r = await runJob(
       {
-        input: { type: 'disk', files: a.files, ...(a.inputFormat ? { format: a.inputFormat } : {}) },
+        input:
+          a.inputType === 'disk'
+            ? { type: 'disk', files: a.files, ...(a.inputFormat ? { format: a.inputFormat } : {}), network }
+            : { type: a.inputType as 'libvirtxml' | 'vmx', file: a.files[0]!, network },
         output: {
           type: a.outputType as (typeof OUTPUTS)[number],
           ...(a.outputStorage ? { storage: a.outputStorage } : {}),

@@ -12,10 +12,12 @@ import type { CopyOptionsInput } from '../copy/options.js';
 import { CopyOptions } from '../copy/options.js';
 import { AbortError, EngineError, isAbortError } from '../errors.js';
 import { actorLogger, createLogger, type LogConfig } from '../log/logger.js';
-import { metadataOutFor, type MetadataIn, type MetadataOut } from '../metadata/schema.js';
+import { type DiskIn, type MetadataIn, type MetadataOut } from '../metadata/schema.js';
 import { nbdUnixUri } from '../process/server.js';
 import type { StepTaskBody } from '../protocol/step-messages.js';
-import { defaultGuestName, writeDiskMetadataIn } from '../steps/input/disk.js';
+import { defaultGuestName, diskGuestFields, writeMetadataIn, type GuestFields } from '../steps/input/disk.js';
+import { applyNetworkMap, parseNetworkMap, type NetworkMapOptions } from '../steps/input/libvirtxml/parse.js';
+import { readSource, type SourceInput } from '../steps/input/source-input.js';
 import { checkOutputOptions, type OutputOptions } from '../steps/output/output.js';
 import { createPool, destroyPool } from '../workers/pool.js';
 import { createWorkDir, type WorkDir } from '../workdir/workdir.js';
@@ -23,7 +25,8 @@ import { startActor, type Actor } from './actor.js';
 import { diskName, type JobEvent, type StepName } from './events.js';
 
 export interface JobOptions {
-  input: { type: 'disk'; files: string[]; format?: string };
+  /** -i disk FILE..., or a guest's metadata file (-i libvirtxml, -i vmx). */
+  input: { type: 'disk'; files: string[]; format?: string; network?: NetworkMapOptions } | SourceInput;
   output: Omit<OutputOptions, 'name'>;
   /** -on: the target's name; default the source's. */
   name?: string;
@@ -50,6 +53,31 @@ export interface JobHooks {
   onEvent?: (e: JobEvent) => void;
 }
 
+interface DiskSpec {
+  file: string;
+  format?: string;
+  bus: DiskIn['bus'];
+}
+
+/** What the input's metadata says, read before anything starts (a bad file fails here). */
+async function readInput(opts: JobOptions, log: Logger): Promise<{ fields: GuestFields; disks: DiskSpec[]; warnings: string[] }> {
+  const i = opts.input;
+  if (i.type === 'disk') {
+    const fields = diskGuestFields(defaultGuestName(i.files[0] ?? 'guest'));
+    if (i.network) fields.nics = applyNetworkMap(fields.nics, parseNetworkMap(i.network));
+    return {
+      fields,
+      disks: i.files.map((file) => ({ file, ...(i.format ? { format: i.format } : {}), bus: 'unknown' as const })),
+      warnings: [],
+    };
+  }
+  try {
+    return await readSource(i, log);
+  } catch (err) {
+    (err as EngineError).step ??= 'input';
+    throw err;
+  }
+}
 
 export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<JobResult> {
   const t0 = Date.now();
@@ -59,9 +87,9 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
   const copyOptions = CopyOptions.parse(opts.copy ?? {});
   // Pre-flight, before anything starts: an output that cannot be written
   // (missing -os, files that exist) fails here, leaving nothing behind.
-  const outputOptions: OutputOptions | undefined = opts.printSourceOnly
-    ? undefined
-    : { ...opts.output, name: opts.name ?? defaultGuestName(opts.input.files[0] ?? 'guest') };
+  const source = await readInput(opts, createLogger({ level: 'silent' }));
+  for (const message of source.warnings) emit({ type: 'warning', step: 'input', message });
+  const outputOptions: OutputOptions | undefined = opts.printSourceOnly ? undefined : { ...opts.output, name: opts.name ?? source.fields.name };
   if (outputOptions) checkOutputOptions(outputOptions);
 
   // Logs: one file per step; kept on failure, or always with --log-dir.
@@ -102,7 +130,7 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
   // The step actors (workers/step-worker.ts): one per input overlay, the
   // conversion, the output. They run on this pool's threads; each owns what
   // it starts. Copies have their own pool (one copy actor per disk).
-  const disks = opts.input.files.length;
+  const disks = source.disks.length;
   const stepPool = createPool('step-worker', { maxThreads: disks + 2, minThreads: 0 });
   // The copy actors' threads start now and load while the other steps run,
   // so that every disk's copy starts at once.
@@ -122,10 +150,11 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
   try {
     workdir = await createWorkDir(opts.workParent);
     const wd = workdir;
-    const metaIn = await step('input', `Setting up the source: -i disk ${opts.input.files.join(' ')}`, async (log) => {
+    const what = opts.input.type === 'disk' ? `-i disk ${opts.input.files.join(' ')}` : `-i ${opts.input.type} ${opts.input.file}`;
+    const metaIn = await step('input', `Setting up the source: ${what}`, async (log) => {
       const { config } = stepLog('input');
       inputs.push(
-        ...opts.input.files.map((file, index) =>
+        ...source.disks.map((d, index) =>
           actor(
             {
               type: 'input.serve',
@@ -133,8 +162,8 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
               workdir: wd.path,
               log: config,
               index,
-              file,
-              ...(opts.input.format ? { format: opts.input.format } : {}),
+              file: d.file,
+              ...(d.format ? { format: d.format } : {}),
             },
             { step: 'input', disk: `in${index}` },
           ),
@@ -142,14 +171,13 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
       );
       const ready = await Promise.all(inputs.map((a) => a.expect('input.ready')));
       if (signal?.aborted) throw new AbortError('input: cancelled');
-      return writeDiskMetadataIn(
+      const m = await writeMetadataIn(
         wd,
-        defaultGuestName(opts.input.files[0] ?? 'guest'),
-        ready.map((r) => r.disk),
-      ).then((m) => {
-        log.info({ metadataIn: m }, 'metadata.in written');
-        return m;
-      });
+        source.fields,
+        ready.map((r, i) => ({ ...r.disk, bus: source.disks[i]!.bus })),
+      );
+      log.info({ metadataIn: m }, 'metadata.in written');
+      return m;
     });
     if (opts.printSourceOnly) {
       ok = true;

@@ -139,20 +139,18 @@ export async function serveDisk(d: CheckedDisk, opts: ServeOptions): Promise<{ s
   return { server, disk: { index: d.index, socket: `in${d.index}`, source: d.source, format: d.format, size: d.size, bus: 'unknown' } };
 }
 
-/** metadata.in of `-i disk`: virt-v2v's defaults for a bare disk. */
-export async function writeDiskMetadataIn(workdir: WorkDir, name: string, disks: DiskIn[]): Promise<MetadataIn> {
-  if (name.trim() === '') throw tag(new InputError('input: the guest name is empty'), 'in0');
-  const parsed = MetadataIn.safeParse({
-    version: METADATA_VERSION,
-    kind: 'v2v-metadata-in',
-    name,
-    input: 'disk',
-    memory: 2 * GiB,
-    vcpus: 1,
-    firmware: 'unknown',
-    disks,
-    nics: [{ vnet: 'default', vnetType: 'network' }],
-  });
+/** What metadata.in says about the guest besides its disks. */
+export type GuestFields = Pick<MetadataIn, 'name' | 'input' | 'memory' | 'vcpus' | 'firmware' | 'nics'>;
+
+/** `-i disk`: virt-v2v's defaults for a bare disk (2 GiB, 1 vCPU, one NIC on "default"). */
+export function diskGuestFields(name: string): GuestFields {
+  return { name, input: 'disk', memory: 2 * GiB, vcpus: 1, firmware: 'unknown', nics: [{ vnet: 'default', vnetType: 'network' }] };
+}
+
+/** Validate and write metadata.in. */
+export async function writeMetadataIn(workdir: WorkDir, guest: GuestFields, disks: DiskIn[]): Promise<MetadataIn> {
+  if (guest.name.trim() === '') throw tag(new InputError('input: the guest name is empty'), 'in0');
+  const parsed = MetadataIn.safeParse({ version: METADATA_VERSION, kind: 'v2v-metadata-in', ...guest, disks });
   if (!parsed.success) throw new InputError(`input: metadata.in: ${formatZodError(parsed.error)}`);
   await writeJson(workdir.metadataIn, parsed.data);
   return parsed.data;
@@ -183,7 +181,7 @@ export async function inputDisk(opts: InputDiskOptions): Promise<InputResult> {
       disks.push(served.disk);
     }
     throwIfAborted(signal);
-    const metadata = await writeDiskMetadataIn(workdir, opts.name ?? defaultGuestName(files[0]!), disks);
+    const metadata = await writeMetadataIn(workdir, diskGuestFields(opts.name ?? defaultGuestName(files[0]!)), disks);
     throwIfAborted(signal);
     return { metadata, servers };
   } catch (err) {

@@ -52,6 +52,10 @@ async function inspectVmdk(real: string, scope: Scope, fail: Fail, depth: number
 
 function descriptorOf(bytes: Buffer, fail: Fail): Descriptor {
   let text: string;
+  // qemu-img pads the descriptors it writes with NULs: trailing ones are fine.
+  let end = bytes.length;
+  while (end > 0 && bytes[end - 1] === 0) end--;
+  bytes = bytes.subarray(0, end);
   try {
     if (bytes.includes(0)) throw new Error('NUL');
     text = utf8.decode(bytes);

@@ -1,0 +1,68 @@
+// The inputs that read a guest's metadata file (`-i libvirtxml`, `-i vmx`):
+// parse it (src/steps/input/<kind>/), apply the network mapping options,
+// and say which disks the input step serves. The disks themselves then go
+// through the same overlays as `-i disk`. Disks that are not local files
+// (NBD or HTTP URIs, OVA members) are refused here until their overlays
+// exist (nbdkit nbd/curl/offset), with a message that says so.
+import type { Logger } from 'pino';
+import { ConfigError, InputError } from '../../errors.js';
+import type { NicIn } from '../../metadata/schema.js';
+import type { GuestFields } from './disk.js';
+import { applyNetworkMap, parseNetworkMap, readLibvirtXml, type NetworkMapOptions } from './libvirtxml/parse.js';
+import type { SourceDisk, SourceGuest } from './source.js';
+import { readVmx } from './vmx/parse.js';
+
+export type SourceInputType = 'libvirtxml' | 'vmx';
+
+export interface SourceInput {
+  type: SourceInputType;
+  /** The guest's metadata file: domain XML or .vmx. */
+  file: string;
+  network?: NetworkMapOptions;
+}
+
+function localDisk(file: string, d: SourceDisk, i: number): string {
+  if (d.tarRange || d.compressed || /^[a-z][a-z0-9+.-]*:\/\//i.test(d.location)) {
+    const err = new InputError(`input: ${file}: disk ${i + 1} (${d.location}): only local disk files are supported by this input yet`);
+    err.step = 'input';
+    throw err;
+  }
+  return d.location;
+}
+
+export interface SourceRead {
+  guest: SourceGuest;
+  fields: GuestFields;
+  /** One per disk, in the guest's order. */
+  disks: { file: string; format?: string; bus: SourceDisk['bus'] }[];
+  warnings: string[];
+}
+
+export async function readSource(input: SourceInput, log: Logger): Promise<SourceRead> {
+  const warnings: string[] = [];
+  const map = parseNetworkMap(input.network ?? { bridges: [], networks: [], macs: [] });
+  const guest =
+    input.type === 'libvirtxml'
+      ? await readLibvirtXml(input.file)
+      : await readVmx(input.file, {
+          warn: (m) => {
+            warnings.push(m);
+            log.warn({ warning: m }, 'vmx');
+          },
+        });
+  if (guest.disks.length === 0) throw new ConfigError(`input: ${input.file}: the guest has no disks`);
+  const nics: NicIn[] = applyNetworkMap(guest.nics, map).map((n) => ({
+    vnet: n.vnet,
+    vnetType: n.vnetType,
+    ...(n.mac ? { mac: n.mac } : {}),
+    ...(n.model ? { model: n.model } : {}),
+  }));
+  const disks = guest.disks.map((d, i) => ({ file: localDisk(input.file, d, i), ...(d.format ? { format: d.format } : {}), bus: d.bus }));
+  log.info({ guest, disks }, `input: ${input.file}: ${guest.disks.length} disk(s), ${guest.removables.length} removable(s), ${nics.length} NIC(s)`);
+  return {
+    guest,
+    fields: { name: guest.name, input: input.type, memory: guest.memory, vcpus: guest.vcpus, firmware: guest.firmware, nics },
+    disks,
+    warnings,
+  };
+}
