@@ -121,6 +121,7 @@ Convert a guest to run on KVM (virt-v2v's command line).
   -i disk             input: local disk image(s), given as arguments
   -i libvirtxml FILE  input: a libvirt domain XML (its local disks)
   -i vmx FILE         input: a VMware .vmx (its local disks, vmdk flat or sparse)
+  -i ova FILE|DIR     input: an OVA (tar read in place, manifest checked) or its unpacked directory
   -if FORMAT          input format (default: detected)
   -n [IN:]OUT         map source network IN (default: all) to OUT
   -b [IN:]OUT         map source bridge IN (default: all) to OUT

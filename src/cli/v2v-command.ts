@@ -16,7 +16,7 @@ export interface V2vContext {
 }
 
 const OUTPUTS = ['local', 'qemu', 'null'] as const;
-const INPUTS = ['disk', 'libvirtxml', 'vmx'] as const;
+const INPUTS = ['disk', 'libvirtxml', 'vmx', 'ova'] as const;
 
 function printSource(m: MetadataIn): string {
   const lines = [
@@ -40,7 +40,7 @@ export async function runV2v(argv: string[], ctx: V2vContext): Promise<void> {
     return;
   }
   if (!INPUTS.includes(a.inputType as (typeof INPUTS)[number])) {
-    throw new ConfigError(`-i ${a.inputType}: input type not supported yet (supported: -i disk, -i libvirtxml, -i vmx)`);
+    throw new ConfigError(`-i ${a.inputType}: input type not supported yet (supported: -i disk, -i libvirtxml, -i vmx, -i ova)`);
   }
   if (a.files.length === 0) throw new ConfigError(`-i ${a.inputType}: no ${a.inputType === 'disk' ? 'disk image' : 'file'} given`);
   if (a.inputType !== 'disk' && a.files.length > 1) throw new ConfigError(`-i ${a.inputType}: expected one file, got ${a.files.length}`);
@@ -56,7 +56,7 @@ export async function runV2v(argv: string[], ctx: V2vContext): Promise<void> {
         input:
           a.inputType === 'disk'
             ? { type: 'disk', files: a.files, ...(a.inputFormat ? { format: a.inputFormat } : {}), network }
-            : { type: a.inputType as 'libvirtxml' | 'vmx', file: a.files[0]!, network },
+            : { type: a.inputType as 'libvirtxml' | 'vmx' | 'ova', file: a.files[0]!, network },
         output: {
           type: a.outputType as (typeof OUTPUTS)[number],
           ...(a.outputStorage ? { storage: a.outputStorage } : {}),

@@ -30,6 +30,12 @@ export const InputServe = z.strictObject({
   index: z.number().int().min(0),
   file: z.string().min(1),
   format: z.string().optional(),
+  /** The disk is these bytes of `file` (a member of an uncompressed OVA). */
+  tarRange: z.strictObject({ offset: z.number().int().min(0), size: z.number().int().min(0) }).optional(),
+  /** gzip-compressed (those bytes, or the file): decompressed into the work dir first. */
+  compressed: z.literal('gzip').optional(),
+  /** The size the source's metadata declares; the disk must have it. */
+  capacity: z.number().int().min(0).optional(),
 });
 
 /** Convert the guest (or, with noConvert, only describe it) and write metadata.out. */

@@ -57,10 +57,13 @@ interface DiskSpec {
   file: string;
   format?: string;
   bus: DiskIn['bus'];
+  tarRange?: { offset: number; size: number };
+  compressed?: 'gzip';
+  capacity?: number;
 }
 
 /** What the input's metadata says, read before anything starts (a bad file fails here). */
-async function readInput(opts: JobOptions, log: Logger): Promise<{ fields: GuestFields; disks: DiskSpec[]; warnings: string[] }> {
+async function readInput(opts: JobOptions, log: Logger, signal?: AbortSignal): Promise<{ fields: GuestFields; disks: DiskSpec[]; warnings: string[] }> {
   const i = opts.input;
   if (i.type === 'disk') {
     const fields = diskGuestFields(defaultGuestName(i.files[0] ?? 'guest'));
@@ -72,7 +75,7 @@ async function readInput(opts: JobOptions, log: Logger): Promise<{ fields: Guest
     };
   }
   try {
-    return await readSource(i, log);
+    return await readSource(i, log, signal);
   } catch (err) {
     (err as EngineError).step ??= 'input';
     throw err;
@@ -87,7 +90,7 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
   const copyOptions = CopyOptions.parse(opts.copy ?? {});
   // Pre-flight, before anything starts: an output that cannot be written
   // (missing -os, files that exist) fails here, leaving nothing behind.
-  const source = await readInput(opts, createLogger({ level: 'silent' }));
+  const source = await readInput(opts, createLogger({ level: 'silent' }), signal);
   for (const message of source.warnings) emit({ type: 'warning', step: 'input', message });
   const outputOptions: OutputOptions | undefined = opts.printSourceOnly ? undefined : { ...opts.output, name: opts.name ?? source.fields.name };
   if (outputOptions) checkOutputOptions(outputOptions);
@@ -164,6 +167,9 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
               index,
               file: d.file,
               ...(d.format ? { format: d.format } : {}),
+              ...(d.tarRange ? { tarRange: d.tarRange } : {}),
+              ...(d.compressed ? { compressed: d.compressed } : {}),
+              ...(d.capacity !== undefined ? { capacity: d.capacity } : {}),
             },
             { step: 'input', disk: `in${index}` },
           ),

@@ -5,7 +5,11 @@
 // stopped. Every task ends with a StepDone or StepFailed, never a throw.
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { AbortError } from '../errors.js';
+import { createReadStream, createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { AbortError, InputError } from '../errors.js';
 import { actorLogger, createLogger } from '../log/logger.js';
 import type { MetadataOut } from '../metadata/schema.js';
 import {
@@ -22,6 +26,18 @@ import { convertGuest } from '../steps/convert/convert.js';
 import { checkDisk, serveDisk } from '../steps/input/disk.js';
 import { outputAbort, outputFinalize, outputSetup, type OutputOptions } from '../steps/output/output.js';
 import { openWorkDir, writeJson } from '../workdir/workdir.js';
+
+/** Decompress a gzip disk (the whole FILE, or RANGE of it) to DEST, a private file. */
+async function gunzipInto(file: string, range: { offset: number; size: number } | undefined, dest: string, signal: AbortSignal): Promise<string> {
+  const from = createReadStream(file, range ? { start: range.offset, end: range.offset + range.size - 1 } : {});
+  try {
+    await pipeline(from, createGunzip(), createWriteStream(dest, { mode: 0o600, flags: 'wx' }), { signal });
+  } catch (err) {
+    if (signal.aborted) throw new AbortError('input: cancelled');
+    throw new InputError(`input: ${file}: cannot decompress the disk: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return dest;
+}
 
 /** The coordinator's messages on PORT, one at a time. */
 function inbox(port: MessagePort, log: Logger): { next: () => Promise<ToStepActorMsg>; cancelled: AbortSignal } {
@@ -65,7 +81,19 @@ export default async function stepTask(raw: unknown): Promise<StepDone | StepFai
 
     switch (task.type) {
       case 'input.serve': {
-        const checked = await checkDisk(task.index, task.file, { ...(task.format ? { format: task.format } : {}), signal: box.cancelled });
+        let file = task.file;
+        let range = task.tarRange;
+        if (task.compressed) {
+          file = await gunzipInto(task.file, range, path.join(workdir.path, `in${task.index}.disk`), box.cancelled);
+          range = undefined;
+          log.info({ from: task.file, range: task.tarRange, to: file }, 'decompressed');
+        }
+        const checked = await checkDisk(task.index, file, {
+          ...(task.format ? { format: task.format } : {}),
+          ...(range ? { tarRange: range } : {}),
+          ...(task.capacity !== undefined ? { capacity: task.capacity } : {}),
+          signal: box.cancelled,
+        });
         const { server, disk: d } = await serveDisk(checked, { workdir, log, signal: box.cancelled });
         try {
           post(task.port, { type: 'input.ready', disk: d, pid: server.pid, command: server.command });

@@ -55,6 +55,8 @@ export function defaultGuestName(file: string): string {
 }
 
 export interface CheckedDisk {
+  /** Served through qemu (a json: spec) rather than as a plain file. */
+  qemuSpec?: boolean;
   index: number;
   given: string;
   source: string;
@@ -62,7 +64,23 @@ export interface CheckedDisk {
   size: number;
 }
 
-type CheckOptions = Pick<InputDiskOptions, 'format' | 'signal'>;
+type CheckOptions = Pick<InputDiskOptions, 'format' | 'signal'> & {
+  /** The disk is these bytes of the file (a member of an uncompressed OVA tar). */
+  tarRange?: { offset: number; size: number };
+  /** The size the source's metadata declares: the disk must have it. */
+  capacity?: number;
+};
+
+/**
+ * qemu's view of bytes OFFSET..OFFSET+SIZE of FILE, opened as FORMAT (or
+ * probed): read in place, nothing extracted. qemu's raw driver wants the
+ * range in whole sectors; a tar member is padded to 512 bytes, so rounding
+ * the size up stays inside the archive.
+ */
+export function tarMemberSpec(file: string, range: { offset: number; size: number }, format?: string): string {
+  const inner = { driver: 'raw', offset: range.offset, size: Math.ceil(range.size / 512) * 512, file: { driver: 'file', filename: file } };
+  return `json:${JSON.stringify(format ? { driver: format, file: inner } : { file: inner })}`;
+}
 type ServeOptions = Pick<InputDiskOptions, 'workdir' | 'log' | 'signal' | 'detach'>;
 
 /** One disk, before anything is started: exists, readable, its format and size (qemu-img info). */
@@ -84,16 +102,25 @@ export async function checkDisk(index: number, given: string, opts: CheckOptions
     throw fail(errnoText(err), err);
   }
   throwIfAborted(opts.signal);
+  let checked: CheckedDisk;
   try {
     // Without -if qemu-img probes the format, as virt-v2v does: a raw
     // guest disk whose first sector looks like a qcow2 header would be
     // opened as qcow2. -if raw avoids that.
-    const info = await qemuImgInfo(source, { ...(opts.format ? { format: opts.format } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
-    return { index, given, source, format: info.format, size: info.virtualSize };
+    const spec = opts.tarRange ? tarMemberSpec(source, opts.tarRange, opts.format) : undefined;
+    const info = await qemuImgInfo(spec ?? source, {
+      ...(opts.format && !spec ? { format: opts.format } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    checked = { index, given, source: spec ?? source, format: info.format, size: info.virtualSize, ...(spec ? { qemuSpec: true } : {}) };
   } catch (err) {
     if (isAbortError(err)) throw err;
     throw fail(`qemu-img info: ${(err as Error).message}`, err);
   }
+  if (opts.capacity !== undefined && opts.capacity !== checked.size) {
+    throw fail(`its metadata declares ${opts.capacity} bytes but the disk has ${checked.size} bytes`);
+  }
+  return checked;
 }
 
 function startOverlay(d: CheckedDisk, opts: ServeOptions): Promise<Server> {
@@ -108,6 +135,7 @@ function startOverlay(d: CheckedDisk, opts: ServeOptions): Promise<Server> {
     detach: opts.detach === true,
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
+  if (d.qemuSpec) return startQemuNbd(d.source, { ...common, snapshot: true });
   if (d.format === 'raw') {
     // The cow filter opens the plugin read-only and keeps every write in
     // its overlay; cache=none keeps the source out of the page cache.

@@ -35,7 +35,8 @@ export interface QemuImgInfoOptions {
 export function qemuImgInfo(file: string, opts: QemuImgInfoOptions = {}): Promise<ImageInfo> {
   // An absolute path is never read as a protocol ("nbd:...", "json:{...}"):
   // qemu only looks for "PROTO:" before the first '/'.
-  const abs = path.resolve(file);
+  // Our own "json:{...}" specs (a disk inside an OVA) are the exception.
+  const abs = file.startsWith('json:{') ? file : path.resolve(file);
   // -U (force-share): an image that a running VM holds locked can still be
   // inspected; the server that opens it later reports the lock itself.
   const argv = ['qemu-img', 'info', '--output=json', '-U', ...(opts.format ? ['-f', opts.format] : []), abs];

@@ -1,18 +1,20 @@
-// The inputs that read a guest's metadata file (`-i libvirtxml`, `-i vmx`):
-// parse it (src/steps/input/<kind>/), apply the network mapping options,
-// and say which disks the input step serves. The disks themselves then go
-// through the same overlays as `-i disk`. Disks that are not local files
-// (NBD or HTTP URIs, OVA members) are refused here until their overlays
-// exist (nbdkit nbd/curl/offset), with a message that says so.
+// The inputs that read a guest's metadata file (`-i libvirtxml`, `-i vmx`,
+// `-i ova`): parse it (src/steps/input/<kind>/), apply the network mapping
+// options, and say which disks the input step serves. The disks then go
+// through the same overlays as `-i disk`; a disk inside an uncompressed OVA
+// is read in place (qemu's raw offset/size), a gzip one decompressed into
+// the work dir. Remote disks (NBD or HTTP URIs) are refused here until their
+// overlays exist (nbdkit nbd/curl), with a message that says so.
 import type { Logger } from 'pino';
 import { ConfigError, InputError } from '../../errors.js';
 import type { NicIn } from '../../metadata/schema.js';
 import type { GuestFields } from './disk.js';
 import { applyNetworkMap, parseNetworkMap, readLibvirtXml, type NetworkMapOptions } from './libvirtxml/parse.js';
 import type { SourceDisk, SourceGuest } from './source.js';
+import { readOva } from './ova/ova.js';
 import { readVmx } from './vmx/parse.js';
 
-export type SourceInputType = 'libvirtxml' | 'vmx';
+export type SourceInputType = 'libvirtxml' | 'vmx' | 'ova';
 
 export interface SourceInput {
   type: SourceInputType;
@@ -22,7 +24,7 @@ export interface SourceInput {
 }
 
 function localDisk(file: string, d: SourceDisk, i: number): string {
-  if (d.tarRange || d.compressed || /^[a-z][a-z0-9+.-]*:\/\//i.test(d.location)) {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(d.location)) {
     const err = new InputError(`input: ${file}: disk ${i + 1} (${d.location}): only local disk files are supported by this input yet`);
     err.step = 'input';
     throw err;
@@ -34,17 +36,19 @@ export interface SourceRead {
   guest: SourceGuest;
   fields: GuestFields;
   /** One per disk, in the guest's order. */
-  disks: { file: string; format?: string; bus: SourceDisk['bus'] }[];
+  disks: { file: string; format?: string; bus: SourceDisk['bus']; tarRange?: SourceDisk['tarRange']; compressed?: 'gzip'; capacity?: number }[];
   warnings: string[];
 }
 
-export async function readSource(input: SourceInput, log: Logger): Promise<SourceRead> {
+export async function readSource(input: SourceInput, log: Logger, signal?: AbortSignal): Promise<SourceRead> {
   const warnings: string[] = [];
   const map = parseNetworkMap(input.network ?? { bridges: [], networks: [], macs: [] });
   const guest =
     input.type === 'libvirtxml'
       ? await readLibvirtXml(input.file)
-      : await readVmx(input.file, {
+      : input.type === 'ova'
+        ? await readOva(input.file, signal ? { signal } : {})
+        : await readVmx(input.file, {
           warn: (m) => {
             warnings.push(m);
             log.warn({ warning: m }, 'vmx');
@@ -57,7 +61,14 @@ export async function readSource(input: SourceInput, log: Logger): Promise<Sourc
     ...(n.mac ? { mac: n.mac } : {}),
     ...(n.model ? { model: n.model } : {}),
   }));
-  const disks = guest.disks.map((d, i) => ({ file: localDisk(input.file, d, i), ...(d.format ? { format: d.format } : {}), bus: d.bus }));
+  const disks = guest.disks.map((d, i) => ({
+    file: localDisk(input.file, d, i),
+    ...(d.format ? { format: d.format } : {}),
+    bus: d.bus,
+    ...(d.tarRange ? { tarRange: d.tarRange } : {}),
+    ...(d.compressed ? { compressed: d.compressed } : {}),
+    ...(d.capacity !== undefined ? { capacity: d.capacity } : {}),
+  }));
   log.info({ guest, disks }, `input: ${input.file}: ${guest.disks.length} disk(s), ${guest.removables.length} removable(s), ${nics.length} NIC(s)`);
   return {
     guest,
