@@ -5,6 +5,7 @@
 // stopped. Every task ends with a StepDone or StepFailed, never a throw.
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import { createReadStream, createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -13,6 +14,7 @@ import { AbortError, InputError } from '../errors.js';
 import { actorLogger, createLogger } from '../log/logger.js';
 import type { MetadataOut } from '../metadata/schema.js';
 import {
+  InputServe,
   StepTask,
   ToStepActor,
   stepFailed,
@@ -23,9 +25,12 @@ import {
 } from '../protocol/step-messages.js';
 import { unconvertedMetadata } from '../metadata/schema.js';
 import { convertGuest } from '../steps/convert/convert.js';
+import { startNbdkit, type Server } from '../process/server.js';
 import { checkDisk, serveDisk } from '../steps/input/disk.js';
 import { outputAbort, outputFinalize, outputSetup, type OutputOptions } from '../steps/output/output.js';
 import { openWorkDir, writeJson } from '../workdir/workdir.js';
+
+type InputServeTask = z.output<typeof InputServe>;
 
 /** Decompress a gzip disk (the whole FILE, or RANGE of it) to DEST, a private file. */
 async function gunzipInto(file: string, range: { offset: number; size: number } | undefined, dest: string, signal: AbortSignal): Promise<string> {
@@ -39,8 +44,13 @@ async function gunzipInto(file: string, range: { offset: number; size: number } 
   return dest;
 }
 
+interface Inbox {
+  next: () => Promise<ToStepActorMsg>;
+  cancelled: AbortSignal;
+}
+
 /** The coordinator's messages on PORT, one at a time. */
-function inbox(port: MessagePort, log: Logger): { next: () => Promise<ToStepActorMsg>; cancelled: AbortSignal } {
+function inbox(port: MessagePort, log: Logger): Inbox {
   const queue: ToStepActorMsg[] = [];
   const waiting: ((m: ToStepActorMsg) => void)[] = [];
   const cancel = new AbortController();
@@ -65,6 +75,57 @@ function post(port: MessagePort, m: FromStepActor): void {
   port.postMessage(m);
 }
 
+/**
+ * The input actor: check one disk, put its overlay on in<index>, report it,
+ * serve until told to stop. A gzip disk is first decompressed into the work
+ * dir; a remote one (nbd://, nbd+unix://, http(s)://) gets our read-only
+ * nbdkit in front (nbd or curl plugin, on in<index>.src) for as long as the
+ * overlay needs it.
+ */
+async function serveInput(task: InputServeTask, log: Logger, box: Inbox): Promise<void> {
+  const workdir = openWorkDir(task.workdir);
+  const fronts: Server[] = [];
+  try {
+    let file = task.file;
+    let range = task.tarRange;
+    if (task.compressed) {
+      file = await gunzipInto(task.file, range, path.join(workdir.path, `in${task.index}.disk`), box.cancelled);
+      range = undefined;
+      log.info({ from: task.file, range: task.tarRange, to: file }, 'decompressed');
+    }
+    if (/^(nbd(\+unix)?|https?):\/\//.test(file)) {
+      const plugin = file.startsWith('http') ? ['curl', `url=${file}`] : ['nbd', `uri=${file}`];
+      fronts.push(await startNbdkit(plugin, { dir: workdir.path, name: `in${task.index}.src`, readonly: true, log, signal: box.cancelled }));
+    }
+    const checked = await checkDisk(task.index, file, {
+      ...(fronts[0] ? { nbdUri: fronts[0].uri } : {}),
+      ...(task.format ? { format: task.format } : {}),
+      ...(range ? { tarRange: range } : {}),
+      ...(task.capacity !== undefined ? { capacity: task.capacity } : {}),
+      signal: box.cancelled,
+    }).catch((err: unknown) => {
+      // Behind our front, qemu-img only sees "export not available": the
+      // front's own words say why (no such host, refused, HTTP 404, ...).
+      const why = fronts[0]
+        ?.stderrTail()
+        .split('\n')
+        .find((l) => /error:/.test(l));
+      if (why && err instanceof InputError) err.message = `input: disk ${file}: cannot read it: ${why.replace(/^.*?error:\s*/, '')}`;
+      throw err;
+    });
+    const { server, disk } = await serveDisk(checked, { workdir, log, signal: box.cancelled });
+    try {
+      post(task.port, { type: 'input.ready', disk, pid: server.pid, command: server.command });
+      await box.next(); // finish or cancel: either way the overlay goes
+    } finally {
+      await server.stop();
+    }
+    log.info('overlay stopped');
+  } finally {
+    await Promise.all(fronts.map((f) => f.stop()));
+  }
+}
+
 export default async function stepTask(raw: unknown): Promise<StepDone | StepFailed> {
   let jobId = 'unknown';
   let log: Logger | undefined;
@@ -80,30 +141,9 @@ export default async function stepTask(raw: unknown): Promise<StepDone | StepFai
     const box = inbox(task.port, log);
 
     switch (task.type) {
-      case 'input.serve': {
-        let file = task.file;
-        let range = task.tarRange;
-        if (task.compressed) {
-          file = await gunzipInto(task.file, range, path.join(workdir.path, `in${task.index}.disk`), box.cancelled);
-          range = undefined;
-          log.info({ from: task.file, range: task.tarRange, to: file }, 'decompressed');
-        }
-        const checked = await checkDisk(task.index, file, {
-          ...(task.format ? { format: task.format } : {}),
-          ...(range ? { tarRange: range } : {}),
-          ...(task.capacity !== undefined ? { capacity: task.capacity } : {}),
-          signal: box.cancelled,
-        });
-        const { server, disk: d } = await serveDisk(checked, { workdir, log, signal: box.cancelled });
-        try {
-          post(task.port, { type: 'input.ready', disk: d, pid: server.pid, command: server.command });
-          await box.next(); // finish or cancel: either way the overlay goes
-        } finally {
-          await server.stop();
-        }
-        log.info('overlay stopped');
+      case 'input.serve':
+        await serveInput(task, log, box);
         return { type: 'step.done', jobId };
-      }
       case 'convert.run': {
         let out: MetadataOut;
         const warnings: string[] = [];

@@ -57,6 +57,8 @@ export function defaultGuestName(file: string): string {
 export interface CheckedDisk {
   /** Served through qemu (a json: spec) rather than as a plain file. */
   qemuSpec?: boolean;
+  /** `source` is the NBD URI of our read-only front for a remote disk. */
+  remote?: boolean;
   index: number;
   given: string;
   source: string;
@@ -69,7 +71,31 @@ type CheckOptions = Pick<InputDiskOptions, 'format' | 'signal'> & {
   tarRange?: { offset: number; size: number };
   /** The size the source's metadata declares: the disk must have it. */
   capacity?: number;
+  /** A remote disk, already behind our read-only nbdkit at this NBD URI. */
+  nbdUri?: string;
+  /** How messages name the disk (default: `given`). */
+  label?: string;
 };
+
+async function checkRemote(
+  index: number,
+  given: string,
+  uri: string,
+  opts: CheckOptions,
+  fail: (why: string, cause?: unknown) => InputError,
+): Promise<CheckedDisk> {
+  let info;
+  try {
+    info = await qemuImgInfo(uri, { ...(opts.format ? { format: opts.format } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+  } catch (err) {
+    if (isAbortError(err)) throw err;
+    throw fail(`qemu-img info: ${(err as Error).message}`, err);
+  }
+  if (opts.capacity !== undefined && opts.capacity !== info.virtualSize) {
+    throw fail(`its metadata declares ${opts.capacity} bytes but the disk has ${info.virtualSize} bytes`);
+  }
+  return { index, given, source: uri, format: info.format, size: info.virtualSize, remote: true };
+}
 
 /**
  * qemu's view of bytes OFFSET..OFFSET+SIZE of FILE, opened as FORMAT (or
@@ -85,9 +111,10 @@ type ServeOptions = Pick<InputDiskOptions, 'workdir' | 'log' | 'signal' | 'detac
 
 /** One disk, before anything is started: exists, readable, its format and size (qemu-img info). */
 export async function checkDisk(index: number, given: string, opts: CheckOptions): Promise<CheckedDisk> {
-  const source = path.resolve(given);
   const fail = (why: string, cause?: unknown) =>
-    tag(new InputError(`input: disk ${given}: ${why}`, cause === undefined ? undefined : { cause }), `in${index}`);
+    tag(new InputError(`input: disk ${opts.label ?? given}: ${why}`, cause === undefined ? undefined : { cause }), `in${index}`);
+  if (opts.nbdUri) return checkRemote(index, given, opts.nbdUri, opts, fail);
+  const source = path.resolve(given);
   let st;
   try {
     st = await stat(source);
@@ -136,6 +163,11 @@ function startOverlay(d: CheckedDisk, opts: ServeOptions): Promise<Server> {
     ...(opts.signal ? { signal: opts.signal } : {}),
   };
   if (d.qemuSpec) return startQemuNbd(d.source, { ...common, snapshot: true });
+  if (d.remote) {
+    return d.format === 'raw'
+      ? startNbdkit(['--filter=cow', 'nbd', `uri=${d.source}`], { ...common, threads: 16 })
+      : startQemuNbd(d.source, { ...common, format: d.format, snapshot: true });
+  }
   if (d.format === 'raw') {
     // The cow filter opens the plugin read-only and keeps every write in
     // its overlay; cache=none keeps the source out of the page cache.
@@ -164,7 +196,9 @@ export async function serveDisk(d: CheckedDisk, opts: ServeOptions): Promise<{ s
     { disk: `in${d.index}`, source: d.source, format: d.format, size: d.size, pid: server.pid, command: server.command },
     `input: disk ${d.source} (${d.format}, ${d.size} bytes) on in${d.index}: ${server.command.join(' ')}`,
   );
-  return { server, disk: { index: d.index, socket: `in${d.index}`, source: d.source, format: d.format, size: d.size, bus: 'unknown' } };
+  // metadata.in names where the data comes from, not our view of it.
+  const source = d.qemuSpec || d.remote ? d.given : d.source;
+  return { server, disk: { index: d.index, socket: `in${d.index}`, source, format: d.format, size: d.size, bus: 'unknown' } };
 }
 
 /** What metadata.in says about the guest besides its disks. */

@@ -36,7 +36,8 @@ export function qemuImgInfo(file: string, opts: QemuImgInfoOptions = {}): Promis
   // An absolute path is never read as a protocol ("nbd:...", "json:{...}"):
   // qemu only looks for "PROTO:" before the first '/'.
   // Our own "json:{...}" specs (a disk inside an OVA) are the exception.
-  const abs = file.startsWith('json:{') ? file : path.resolve(file);
+  // and NBD URIs (a remote disk behind our own read-only nbdkit).
+  const abs = file.startsWith('json:{') || /^nbd(\+unix)?:\/\//.test(file) ? file : path.resolve(file);
   // -U (force-share): an image that a running VM holds locked can still be
   // inspected; the server that opens it later reports the lock itself.
   const argv = ['qemu-img', 'info', '--output=json', '-U', ...(opts.format ? ['-f', opts.format] : []), abs];

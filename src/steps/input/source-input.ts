@@ -3,8 +3,8 @@
 // options, and say which disks the input step serves. The disks then go
 // through the same overlays as `-i disk`; a disk inside an uncompressed OVA
 // is read in place (qemu's raw offset/size), a gzip one decompressed into
-// the work dir. Remote disks (NBD or HTTP URIs) are refused here until their
-// overlays exist (nbdkit nbd/curl), with a message that says so.
+// the work dir, a remote one (NBD, HTTP(S)) fronted by nbdkit's nbd or curl
+// plugin.
 import type { Logger } from 'pino';
 import { ConfigError, InputError } from '../../errors.js';
 import type { NicIn } from '../../metadata/schema.js';
@@ -23,9 +23,11 @@ export interface SourceInput {
   network?: NetworkMapOptions;
 }
 
-function localDisk(file: string, d: SourceDisk, i: number): string {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(d.location)) {
-    const err = new InputError(`input: ${file}: disk ${i + 1} (${d.location}): only local disk files are supported by this input yet`);
+/** A local path, or a URI our input actor can front (nbd, nbd+unix, http, https). */
+function diskLocation(file: string, d: SourceDisk, i: number): string {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(d.location)?.[1]?.toLowerCase();
+  if (scheme !== undefined && !['nbd', 'nbd+unix', 'http', 'https'].includes(scheme)) {
+    const err = new InputError(`input: ${file}: disk ${i + 1} (${d.location}): ${scheme}:// disks are not supported`);
     err.step = 'input';
     throw err;
   }
@@ -62,7 +64,7 @@ export async function readSource(input: SourceInput, log: Logger, signal?: Abort
     ...(n.model ? { model: n.model } : {}),
   }));
   const disks = guest.disks.map((d, i) => ({
-    file: localDisk(input.file, d, i),
+    file: diskLocation(input.file, d, i),
     ...(d.format ? { format: d.format } : {}),
     bus: d.bus,
     ...(d.tarRange ? { tarRange: d.tarRange } : {}),
