@@ -102,8 +102,10 @@ export async function convertGuest(o: ConvertOptions): Promise<MetadataOut> {
     // The OS facts come from the pristine source, inspected while the
     // conversion runs (each libguestfs appliance keeps about one core busy;
     // in sequence this cost ~25 s under TCG). Sources that are not local
-    // files are inspected through the proxies after the conversion.
-    const local = m.disks.every((d) => path.isAbsolute(d.source) && existsSync(d.source));
+    // image files are inspected through the proxies after the conversion.
+    // (An OVA's disks are members of a tar, or were decompressed: their
+    // `source` is the archive, not an image; those go through the proxies.)
+    const local = m.input !== 'ova' && m.disks.every((d) => path.isAbsolute(d.source) && existsSync(d.source));
     const inspect = new AbortController();
     const stopInspect = () => inspect.abort();
     o.signal?.addEventListener('abort', stopInspect, { once: true });
