@@ -13,6 +13,7 @@ PACKAGES=(
   libxml2-utils libvirt-clients      # xmllint, virt-xml-validate: tests check the libvirt XML we write
   libguestfs-tools virt-v2v linux-image-amd64 # the conversion (virt-v2v-in-place) and inspection
   qemu-system-x86 debootstrap        # booting converted guests; building the sample guest
+  openssh-server                     # sshd: the -i vmx -it ssh tests run their own on loopback
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -23,6 +24,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # openssh-server is only there for the tests' own sshd: if installing it
+  # started the system's sshd on port 22, stop and disable it again.
+  if [[ " ${missing[*]} " == *" openssh-server "* ]] && command -v systemctl >/dev/null; then
+    $SUDO systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+  fi
 fi
 
 npm ci --no-audit --no-fund

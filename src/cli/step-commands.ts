@@ -83,6 +83,8 @@ function only(step: string, a: V2vArgs, allowed: (keyof V2vArgs)[]): void {
   const given: [keyof V2vArgs, string][] = [
     ['inputType', '-i'],
     ['inputFormat', '-if'],
+    ['inputTransport', '-it'],
+    ['inputPasswordFile', '-ip'],
     ['outputType', '-o'],
     ['outputStorage', '-os'],
     ['outputName', '-on'],

@@ -7,6 +7,10 @@ import { ConfigError } from '../errors.js';
 export interface V2vArgs {
   inputType: string;
   inputFormat?: string;
+  /** -it ssh: the input's file is ssh://[user@]host[:port]/path (-i vmx). */
+  inputTransport?: string;
+  /** -ip FILE: a file holding the input's password (never the password itself). */
+  inputPasswordFile?: string;
   outputType: string;
   outputStorage?: string;
   outputFormat: 'raw' | 'qcow2';
@@ -38,6 +42,8 @@ interface Spec {
 const TABLE: Record<string, Spec> = {
   i: { key: 'inputType', value: true },
   if: { key: 'inputFormat', value: true },
+  it: { key: 'inputTransport', value: true },
+  ip: { key: 'inputPasswordFile', value: true },
   o: { key: 'outputType', value: true },
   os: { key: 'outputStorage', value: true },
   of: { key: 'outputFormat', value: true },
@@ -116,11 +122,14 @@ export function parseV2vArgs(argv: string[]): V2vArgs {
 
 export const V2V_USAGE = `usage: v2v -i disk [-if FORMAT] DISK... -o local|qemu|null [-os DIR] [options]
        v2v -i libvirtxml GUEST.xml | -i vmx GUEST.vmx  -o ... [options]
+       v2v -i vmx -it ssh [-ip PASSWORD_FILE] ssh://[USER@]HOST[:PORT]/PATH/GUEST.vmx -o ... [options]
 
 Convert a guest to run on KVM (virt-v2v's command line).
   -i disk             input: local disk image(s), given as arguments
   -i libvirtxml FILE  input: a libvirt domain XML (its local disks)
   -i vmx FILE         input: a VMware .vmx (its local disks, vmdk flat or sparse)
+  -it ssh             -i vmx over SSH: the .vmx and its flat vmdks on another host (ssh:// URI)
+  -ip FILE            -it ssh: the password, read from FILE (else ssh-agent or ~/.ssh keys)
   -i ova FILE|DIR     input: an OVA (tar read in place, manifest checked) or its unpacked directory
   -if FORMAT          input format (default: detected)
   -n [IN:]OUT         map source network IN (default: all) to OUT

@@ -3,10 +3,16 @@
 // lines and a progress bar per disk, or with --machine-readable as one JSON
 // object a line on stdout.
 import cliProgress from 'cli-progress';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { MetadataIn } from '../metadata/schema.js';
 import type { JobEvent } from '../supervisor/events.js';
+import { parseSshUri } from '../steps/input/ssh.js';
+import { show } from '../steps/input/vmx/fail.js';
 import { runJob } from '../supervisor/job.js';
+import { errnoText } from '../util/errno.js';
 import { humanSize } from '../util/size.js';
 import { parseV2vArgs, V2V_USAGE } from './v2v-args.js';
 
@@ -45,6 +51,7 @@ export async function runV2v(argv: string[], ctx: V2vContext): Promise<void> {
   if (a.files.length === 0) throw new ConfigError(`-i ${a.inputType}: no ${a.inputType === 'disk' ? 'disk image' : 'file'} given`);
   if (a.inputType !== 'disk' && a.files.length > 1) throw new ConfigError(`-i ${a.inputType}: expected one file, got ${a.files.length}`);
   if (a.inputType !== 'disk' && a.inputFormat) throw new ConfigError(`-if: only for -i disk (-i ${a.inputType} says each disk's format)`);
+  const transport = await inputTransport(a.inputType, a.files[0]!, a.inputTransport, a.inputPasswordFile);
   const network = { bridges: a.bridges, networks: a.networks, macs: a.macs };
   if (!a.printSource && !(OUTPUTS as readonly string[]).includes(a.outputType)) {
     throw new ConfigError(`-o ${a.outputType}: output type not supported (supported: -o local, -o qemu, -o null)`);
@@ -56,7 +63,7 @@ export async function runV2v(argv: string[], ctx: V2vContext): Promise<void> {
         input:
           a.inputType === 'disk'
             ? { type: 'disk', files: a.files, ...(a.inputFormat ? { format: a.inputFormat } : {}), network }
-            : { type: a.inputType as 'libvirtxml' | 'vmx' | 'ova', file: a.files[0]!, network },
+            : { type: a.inputType as 'libvirtxml' | 'vmx' | 'ova', file: a.files[0]!, network, ...transport },
         output: {
           type: a.outputType as (typeof OUTPUTS)[number],
           ...(a.outputStorage ? { storage: a.outputStorage } : {}),
@@ -78,6 +85,38 @@ export async function runV2v(argv: string[], ctx: V2vContext): Promise<void> {
   } finally {
     render.stop();
   }
+}
+
+/**
+ * -it ssh and -ip FILE: only for -i vmx with an ssh:// URI; FILE must be a
+ * readable regular file (its absolute path goes to nbdkit as password=+FILE,
+ * so the password itself is never on a command line).
+ */
+async function inputTransport(
+  type: string,
+  file: string,
+  it: string | undefined,
+  ip: string | undefined,
+): Promise<{ transport?: 'ssh'; passwordFile?: string }> {
+  if (it === undefined) {
+    if (ip !== undefined) throw new ConfigError('-ip: only with -it ssh');
+    if (type === 'vmx' && /^ssh:\/\//i.test(file)) throw new ConfigError('-i vmx: an ssh:// URI needs -it ssh');
+    return {};
+  }
+  if (it !== 'ssh') throw new ConfigError(`-it ${it}: input transport not supported (supported: -it ssh)`);
+  if (type !== 'vmx') throw new ConfigError(`-it ssh: only for -i vmx, not -i ${type}`);
+  parseSshUri(file);
+  if (ip === undefined) return { transport: 'ssh' };
+  const passwordFile = path.resolve(ip);
+  try {
+    const st = await stat(passwordFile);
+    if (!st.isFile()) throw new ConfigError(`-ip ${show(ip)}: not a regular file`);
+    await access(passwordFile, constants.R_OK);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`-ip ${show(ip)}: ${errnoText(err)}`);
+  }
+  return { transport: 'ssh', passwordFile };
 }
 
 function renderer(machine: boolean, quiet: boolean, ctx: V2vContext): { event: (e: JobEvent) => void; stop: () => void } {

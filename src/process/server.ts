@@ -24,6 +24,19 @@ export interface Server {
   stop(graceMs?: number): Promise<void>;
 }
 
+/**
+ * A server's own account of what went wrong: the words after "error:" on
+ * the first error line of its stderr tail ("nbdkit: ssh[1]: error: failed
+ * to connect to remote host: ..."), or undefined.
+ */
+export function serverError(server: Pick<Server, 'stderrTail'>): string | undefined {
+  const line = server
+    .stderrTail()
+    .split('\n')
+    .find((l) => /error:/.test(l));
+  return line?.replace(/^.*?error:\s*/, '');
+}
+
 export function nbdUnixUri(socket: string, exportName = ''): string {
   return `nbd+unix:///${encodeURIComponent(exportName)}?socket=${encodeURIComponent(socket)}`;
 }

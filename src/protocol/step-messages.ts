@@ -36,6 +36,8 @@ export const InputServe = z.strictObject({
   compressed: z.literal('gzip').optional(),
   /** The size the source's metadata declares; the disk must have it. */
   capacity: z.number().int().min(0).optional(),
+  /** An ssh:// disk (-it ssh): the file holding the password (-ip), for nbdkit's password=+FILE. */
+  passwordFile: z.string().min(1).optional(),
 });
 
 /** Convert the guest (or, with noConvert, only describe it) and write metadata.out. */

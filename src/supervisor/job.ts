@@ -60,6 +60,7 @@ interface DiskSpec {
   tarRange?: { offset: number; size: number };
   compressed?: 'gzip';
   capacity?: number;
+  passwordFile?: string;
 }
 
 /** What the input's metadata says, read before anything starts (a bad file fails here). */
@@ -170,6 +171,7 @@ export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<Jo
               ...(d.tarRange ? { tarRange: d.tarRange } : {}),
               ...(d.compressed ? { compressed: d.compressed } : {}),
               ...(d.capacity !== undefined ? { capacity: d.capacity } : {}),
+              ...(d.passwordFile !== undefined ? { passwordFile: d.passwordFile } : {}),
             },
             { step: 'input', disk: `in${index}` },
           ),

@@ -25,8 +25,9 @@ import {
 } from '../protocol/step-messages.js';
 import { unconvertedMetadata } from '../metadata/schema.js';
 import { convertGuest } from '../steps/convert/convert.js';
-import { startNbdkit, type Server } from '../process/server.js';
+import { serverError, startNbdkit, type Server } from '../process/server.js';
 import { checkDisk, serveDisk } from '../steps/input/disk.js';
+import { parseSshUri, sshPluginArgs } from '../steps/input/ssh.js';
 import { outputAbort, outputFinalize, outputSetup, type OutputOptions } from '../steps/output/output.js';
 import { openWorkDir, writeJson } from '../workdir/workdir.js';
 
@@ -78,9 +79,9 @@ function post(port: MessagePort, m: FromStepActor): void {
 /**
  * The input actor: check one disk, put its overlay on in<index>, report it,
  * serve until told to stop. A gzip disk is first decompressed into the work
- * dir; a remote one (nbd://, nbd+unix://, http(s)://) gets our read-only
- * nbdkit in front (nbd or curl plugin, on in<index>.src) for as long as the
- * overlay needs it.
+ * dir; a remote one (nbd://, nbd+unix://, http(s)://, ssh://) gets our
+ * read-only nbdkit in front (nbd, curl or ssh plugin, on in<index>.src) for
+ * as long as the overlay needs it.
  */
 async function serveInput(task: InputServeTask, log: Logger, box: Inbox): Promise<void> {
   const workdir = openWorkDir(task.workdir);
@@ -93,8 +94,12 @@ async function serveInput(task: InputServeTask, log: Logger, box: Inbox): Promis
       range = undefined;
       log.info({ from: task.file, range: task.tarRange, to: file }, 'decompressed');
     }
-    if (/^(nbd(\+unix)?|https?):\/\//.test(file)) {
-      const plugin = file.startsWith('http') ? ['curl', `url=${file}`] : ['nbd', `uri=${file}`];
+    if (/^(nbd(\+unix)?|https?|ssh):\/\//.test(file)) {
+      const plugin = file.startsWith('ssh:')
+        ? sshPluginArgs(parseSshUri(file), task.passwordFile !== undefined ? { passwordFile: task.passwordFile } : {})
+        : file.startsWith('http')
+          ? ['curl', `url=${file}`]
+          : ['nbd', `uri=${file}`];
       fronts.push(await startNbdkit(plugin, { dir: workdir.path, name: `in${task.index}.src`, readonly: true, log, signal: box.cancelled }));
     }
     const checked = await checkDisk(task.index, file, {
@@ -106,11 +111,8 @@ async function serveInput(task: InputServeTask, log: Logger, box: Inbox): Promis
     }).catch((err: unknown) => {
       // Behind our front, qemu-img only sees "export not available": the
       // front's own words say why (no such host, refused, HTTP 404, ...).
-      const why = fronts[0]
-        ?.stderrTail()
-        .split('\n')
-        .find((l) => /error:/.test(l));
-      if (why && err instanceof InputError) err.message = `input: disk ${file}: cannot read it: ${why.replace(/^.*?error:\s*/, '')}`;
+      const why = fronts[0] && serverError(fronts[0]);
+      if (why && err instanceof InputError) err.message = `input: disk ${file}: cannot read it: ${why}`;
       throw err;
     });
     const { server, disk } = await serveDisk(checked, { workdir, log, signal: box.cancelled });

@@ -42,3 +42,14 @@ export function runCli(
 export function stderrLines(r: CliResult): string[] {
   return r.stderr.split('\n').filter((l) => l.trim() !== '');
 }
+
+/** The metadata.in that `--print-source --machine-readable` printed (its "source" event). */
+export function sourceOf(r: CliResult): Record<string, unknown> {
+  const line = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; source?: Record<string, unknown> })
+    .find((e) => e.type === 'source');
+  if (!line?.source) throw new Error(`no "source" event in: ${r.stdout.slice(0, 500)}`);
+  return line.source;
+}

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { describe, expect } from 'vitest';
 import { test, run, sha256File } from '../helpers/fixtures.js';
 import { has } from '../helpers/tools.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { runCli, sourceOf, type CliResult } from '../helpers/cli.js';
 import { pino } from 'pino';
 import { freePort } from '../../src/process/ports.js';
 import { startNbdkit } from '../../src/process/server.js';
@@ -22,15 +22,6 @@ async function makeRaw(file: string, sizeMiB: number, seed: number): Promise<voi
   await run(['nbdcopy', '--', '[', 'nbdkit', 'sparse-random', `${sizeMiB * MiB}`, 'percent=30', `seed=${seed}`, ']', file]);
 }
 
-function sourceOf(r: CliResult): Record<string, unknown> {
-  const line = r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { type: string; source?: Record<string, unknown> })
-    .find((e) => e.type === 'source');
-  expect(line, 'a "source" event').toBeDefined();
-  return line!.source!;
-}
 
 function oneError(r: CliResult, re: RegExp): void {
   expect(r.code).toBe(1);

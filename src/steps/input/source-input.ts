@@ -4,6 +4,8 @@
 // through the same overlays as `-i disk`; a disk inside an uncompressed OVA
 // is read in place (qemu's raw offset/size), a gzip one decompressed into
 // the work dir, a remote one (NBD, HTTP(S)) fronted by nbdkit's nbd or curl
+// plugin. With `-it ssh` (-i vmx only) the .vmx and its flat disks are on
+// another host, read over SSH (vmx/ssh.ts) and fronted by nbdkit's ssh
 // plugin.
 import type { Logger } from 'pino';
 import { ConfigError, InputError } from '../../errors.js';
@@ -13,6 +15,7 @@ import { applyNetworkMap, parseNetworkMap, readLibvirtXml, type NetworkMapOption
 import type { SourceDisk, SourceGuest } from './source.js';
 import { readOva } from './ova/ova.js';
 import { readVmx } from './vmx/parse.js';
+import { readVmxOverSsh } from './vmx/ssh.js';
 
 export type SourceInputType = 'libvirtxml' | 'vmx' | 'ova';
 
@@ -21,12 +24,18 @@ export interface SourceInput {
   /** The guest's metadata file: domain XML or .vmx. */
   file: string;
   network?: NetworkMapOptions;
+  /** -it ssh: `file` is ssh://[user@]host[:port]/path (-i vmx only). */
+  transport?: 'ssh';
+  /** -ip FILE: the SSH password, in a file (never on a command line). */
+  passwordFile?: string;
 }
 
-/** A local path, or a URI our input actor can front (nbd, nbd+unix, http, https). */
-function diskLocation(file: string, d: SourceDisk, i: number): string {
+/** A local path, or a URI our input actor can front (nbd, nbd+unix, http, https; ssh with -it ssh). */
+function diskLocation(input: SourceInput, d: SourceDisk, i: number): string {
+  const file = input.file;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(d.location)?.[1]?.toLowerCase();
-  if (scheme !== undefined && !['nbd', 'nbd+unix', 'http', 'https'].includes(scheme)) {
+  const fronted = input.transport === 'ssh' ? ['ssh'] : ['nbd', 'nbd+unix', 'http', 'https'];
+  if (scheme !== undefined && !fronted.includes(scheme)) {
     const err = new InputError(`input: ${file}: disk ${i + 1} (${d.location}): ${scheme}:// disks are not supported`);
     err.step = 'input';
     throw err;
@@ -38,24 +47,41 @@ export interface SourceRead {
   guest: SourceGuest;
   fields: GuestFields;
   /** One per disk, in the guest's order. */
-  disks: { file: string; format?: string; bus: SourceDisk['bus']; tarRange?: SourceDisk['tarRange']; compressed?: 'gzip'; capacity?: number }[];
+  disks: {
+    file: string;
+    format?: string;
+    bus: SourceDisk['bus'];
+    tarRange?: SourceDisk['tarRange'];
+    compressed?: 'gzip';
+    capacity?: number;
+    /** An ssh:// disk's password file (-ip). */
+    passwordFile?: string;
+  }[];
   warnings: string[];
 }
 
 export async function readSource(input: SourceInput, log: Logger, signal?: AbortSignal): Promise<SourceRead> {
   const warnings: string[] = [];
   const map = parseNetworkMap(input.network ?? { bridges: [], networks: [], macs: [] });
+  if (input.transport === 'ssh' && input.type !== 'vmx') throw new ConfigError(`-it ssh: only for -i vmx, not -i ${input.type}`);
+  if (input.passwordFile !== undefined && input.transport !== 'ssh') throw new ConfigError('-ip: only with -it ssh');
+  const warn = (m: string) => {
+    warnings.push(m);
+    log.warn({ warning: m }, 'vmx');
+  };
   const guest =
     input.type === 'libvirtxml'
       ? await readLibvirtXml(input.file)
       : input.type === 'ova'
         ? await readOva(input.file, signal ? { signal } : {})
-        : await readVmx(input.file, {
-          warn: (m) => {
-            warnings.push(m);
-            log.warn({ warning: m }, 'vmx');
-          },
-        });
+        : input.transport === 'ssh'
+          ? await readVmxOverSsh(input.file, {
+            warn,
+            log,
+            ...(input.passwordFile !== undefined ? { passwordFile: input.passwordFile } : {}),
+            ...(signal ? { signal } : {}),
+          })
+          : await readVmx(input.file, { warn });
   if (guest.disks.length === 0) throw new ConfigError(`input: ${input.file}: the guest has no disks`);
   const nics: NicIn[] = applyNetworkMap(guest.nics, map).map((n) => ({
     vnet: n.vnet,
@@ -64,12 +90,13 @@ export async function readSource(input: SourceInput, log: Logger, signal?: Abort
     ...(n.model ? { model: n.model } : {}),
   }));
   const disks = guest.disks.map((d, i) => ({
-    file: diskLocation(input.file, d, i),
+    file: diskLocation(input, d, i),
     ...(d.format ? { format: d.format } : {}),
     bus: d.bus,
     ...(d.tarRange ? { tarRange: d.tarRange } : {}),
     ...(d.compressed ? { compressed: d.compressed } : {}),
     ...(d.capacity !== undefined ? { capacity: d.capacity } : {}),
+    ...(input.transport === 'ssh' && input.passwordFile !== undefined ? { passwordFile: input.passwordFile } : {}),
   }));
   log.info({ guest, disks }, `input: ${input.file}: ${guest.disks.length} disk(s), ${guest.removables.length} removable(s), ${nics.length} NIC(s)`);
   return {

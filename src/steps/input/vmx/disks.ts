@@ -16,7 +16,7 @@ import type { SourceDisk } from '../source.js';
 import { at, show, vmxError } from './fail.js';
 import { openRegular, readAt, resolveInside, type Fail, type Opened, type Scope } from './files.js';
 import type { VmxDisk } from './devices.js';
-import { looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, parseDescriptor, parseSparseHeader, SECTOR, type Descriptor } from './vmdk.js';
+import { looksLikeDescriptor, MAX_DESCRIPTOR_BYTES, parseDescriptor, parseSparseHeader, SECTOR, singleFlatExtent, type Descriptor } from './vmdk.js';
 
 /** Snapshot chains on ESXi stop at 32; a longer one is a loop. */
 const MAX_CHAIN = 32;
@@ -50,7 +50,8 @@ async function inspectVmdk(real: string, scope: Scope, fail: Fail, depth: number
   }
 }
 
-function descriptorOf(bytes: Buffer, fail: Fail): Descriptor {
+/** The descriptor in `bytes` (a text descriptor file, NUL padding allowed at its end). */
+export function descriptorOf(bytes: Buffer, fail: Fail): Descriptor {
   let text: string;
   // qemu-img pads the descriptors it writes with NULs: trailing ones are fine.
   let end = bytes.length;
@@ -97,8 +98,8 @@ async function inspectDescriptor(real: string, desc: Descriptor, scope: Scope, f
     files.push(file);
   }
   await checkParent(real, desc, scope, fail, depth);
-  const only = desc.extents.length === 1 ? desc.extents[0]! : undefined;
-  if (only && (only.type === 'FLAT' || only.type === 'VMFS') && desc.parentFileNameHint === undefined) {
+  const only = singleFlatExtent(desc);
+  if (only) {
     // XXX A flat extent at an offset would need an offset into the file
     // (nbdkit's offset filter); no VMware tool writes one, so refuse it.
     if (only.offset !== 0) throw fail(`${at(only.line)}a flat extent at offset ${only.offset} is not supported`);

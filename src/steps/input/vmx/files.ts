@@ -40,20 +40,33 @@ export function inside(root: string, p: string): boolean {
  * descriptor lives), against `base`.
  */
 export async function resolveInside(scope: Scope, name: string, fail: Fail, base?: string): Promise<string> {
-  const escapes = `${show(name)} escapes the directory of ${show(path.basename(scope.vmx))}`;
-  if (name.includes('\0')) throw fail(`${show(name)} holds a NUL character`);
   // Refused before any file system call: whether a file outside exists is
   // none of the .vmx's business. Either spelling of the directory is fine.
-  const lexical = path.resolve(base ?? scope.dir, name);
-  if (!inside(scope.dir, lexical) && !inside(scope.realDir, lexical)) throw fail(escapes);
+  const lexical = resolveLexically(scope, name, fail, base);
   let real: string;
   try {
     real = await realpath(lexical);
   } catch (err) {
     throw fail(`${show(name)}: ${errnoText(err)}`, err);
   }
-  if (!inside(scope.realDir, real)) throw fail(`${escapes} (through a symbolic link)`);
+  if (!inside(scope.realDir, real)) throw fail(`${escapesMessage(scope, name)} (through a symbolic link)`);
   return real;
+}
+
+function escapesMessage(scope: Scope, name: string): string {
+  return `${show(name)} escapes the directory of ${show(path.basename(scope.vmx))}`;
+}
+
+/**
+ * The first half of resolveInside, without the file system: `name` resolved
+ * against `base` (default scope.dir), refused unless it stays in scope.dir
+ * or scope.realDir. All that can be checked of a remote file (-it ssh).
+ */
+export function resolveLexically(scope: Scope, name: string, fail: Fail, base?: string): string {
+  if (name.includes('\0')) throw fail(`${show(name)} holds a NUL character`);
+  const lexical = path.resolve(base ?? scope.dir, name);
+  if (!inside(scope.dir, lexical) && !inside(scope.realDir, lexical)) throw fail(escapesMessage(scope, name));
+  return lexical;
 }
 
 /** An open regular file and its size (fstat, before any read). */

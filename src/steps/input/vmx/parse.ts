@@ -14,7 +14,7 @@
 //   conversion decides from what is on the disk;
 // - osHint: guestOS.
 import path from 'node:path';
-import type { SourceGuest, SourceNic, SourceRemovable } from '../source.js';
+import type { SourceDisk, SourceGuest, SourceNic, SourceRemovable } from '../source.js';
 import { floppies, storage, type VmxDisk, type VmxRemovable } from './devices.js';
 import { resolveDisk } from './disks.js';
 import { at, show, vmxError } from './fail.js';
@@ -120,6 +120,13 @@ async function resolveRemovable(r: VmxRemovable, scope: Scope, warn: (m: string)
   return out;
 }
 
+/** The SourceGuest of a parsed .vmx, once its disks and removables are resolved. */
+export function guestOf(parsed: ParsedVmx, disks: SourceDisk[], removables: SourceRemovable[]): SourceGuest {
+  const guest: SourceGuest = { name: parsed.name, memory: parsed.memory, vcpus: parsed.vcpus, firmware: parsed.firmware, disks, removables, nics: parsed.nics };
+  if (parsed.osHint !== undefined) guest.osHint = parsed.osHint;
+  return guest;
+}
+
 /** Read, parse and check a .vmx file and the disks it names. */
 export async function readVmx(vmxPath: string, opts: ReadVmxOptions = {}): Promise<SourceGuest> {
   const warn = opts.warn ?? (() => {});
@@ -130,15 +137,6 @@ export async function readVmx(vmxPath: string, opts: ReadVmxOptions = {}): Promi
   for (const d of parsed.disks) disks.push(await resolveDisk(d, scope));
   const removables = [];
   for (const r of parsed.removables) removables.push(await resolveRemovable(r, scope, warn));
-  const guest: SourceGuest = {
-    name: parsed.name,
-    memory: parsed.memory,
-    vcpus: parsed.vcpus,
-    firmware: parsed.firmware,
-    disks,
-    removables,
-    nics: parsed.nics,
-  };
-  if (parsed.osHint !== undefined) guest.osHint = parsed.osHint;
+  const guest = guestOf(parsed, disks, removables);
   return guest;
 }

@@ -19,15 +19,23 @@ export async function readVmxFile(vmxPath: string): Promise<string> {
   const opened = await openRegular(vmxPath, fail);
   let bytes: Buffer;
   try {
-    if (opened.size > MAX_VMX_BYTES) {
-      throw fail(`${humanSize(opened.size)} is too big for a .vmx file (at most ${humanSize(MAX_VMX_BYTES)})`);
-    }
+    checkVmxSize(opened.size, fail);
     // One byte more than allowed: a file that grew since fstat is caught too.
     bytes = await readAt(opened, 0, MAX_VMX_BYTES + 1, fail);
   } finally {
     await opened.handle.close();
   }
   if (bytes.length > MAX_VMX_BYTES) throw fail(`more than ${humanSize(MAX_VMX_BYTES)}: too big for a .vmx file`);
+  return vmxText(bytes, fail);
+}
+
+/** Refuse a .vmx of `size` bytes before reading it, if it is too big to be one. */
+export function checkVmxSize(size: number, fail: Fail): void {
+  if (size > MAX_VMX_BYTES) throw fail(`${humanSize(size)} is too big for a .vmx file (at most ${humanSize(MAX_VMX_BYTES)})`);
+}
+
+/** The text of a .vmx file's bytes (all of them, at most MAX_VMX_BYTES): refused unless it is text. */
+export function vmxText(bytes: Buffer, fail: Fail): string {
   const magic = bytes.toString('latin1', 0, 4);
   if (magic === 'KDMV' || magic === 'COWD') throw fail('this is a VMDK disk, not a .vmx file');
   const nul = bytes.indexOf(0);

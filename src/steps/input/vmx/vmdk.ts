@@ -78,6 +78,17 @@ export function parseDescriptor(text: string, fail: DescriptorFail): Descriptor 
   return d;
 }
 
+/**
+ * The extent of a plain flat disk: a descriptor with a single FLAT or VMFS
+ * extent and no parent (monolithicFlat, ESXi's "vmfs"), whose file holds
+ * the disk's bytes as they are. Undefined for anything else. The caller
+ * decides about an extent at a non-zero offset.
+ */
+export function singleFlatExtent(d: Descriptor): Extent | undefined {
+  const only = d.extents.length === 1 ? d.extents[0]! : undefined;
+  return only && (only.type === 'FLAT' || only.type === 'VMFS') && d.parentFileNameHint === undefined ? only : undefined;
+}
+
 function unquote(v: string): string {
   return v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v;
 }
