@@ -64,7 +64,14 @@ interface DiskSpec {
 }
 
 /** What the input's metadata says, read before anything starts (a bad file fails here). */
-async function readInput(opts: JobOptions, log: Logger, signal?: AbortSignal): Promise<{ fields: GuestFields; disks: DiskSpec[]; warnings: string[] }> {
+interface Source {
+  fields: GuestFields;
+  disks: DiskSpec[];
+  warnings: string[];
+  cleanup?: () => Promise<void>;
+}
+
+async function readInput(opts: JobOptions, log: Logger, signal?: AbortSignal): Promise<Source> {
   const i = opts.input;
   if (i.type === 'disk') {
     const fields = diskGuestFields(defaultGuestName(i.files[0] ?? 'guest'));
@@ -76,7 +83,7 @@ async function readInput(opts: JobOptions, log: Logger, signal?: AbortSignal): P
     };
   }
   try {
-    return await readSource(i, log, signal);
+    return await readSource(i, log, signal, opts.workParent);
   } catch (err) {
     (err as EngineError).step ??= 'input';
     throw err;
@@ -85,13 +92,22 @@ async function readInput(opts: JobOptions, log: Logger, signal?: AbortSignal): P
 
 export async function runJob(opts: JobOptions, hooks: JobHooks = {}): Promise<JobResult> {
   const t0 = Date.now();
+  // Pre-flight, before anything starts: the source's metadata (a bad file
+  // fails here), then the output (missing -os, files that exist).
+  const source = await readInput(opts, createLogger({ level: 'silent' }), hooks.signal);
+  try {
+    return await runWith(source, opts, hooks, t0);
+  } finally {
+    // After every server that read the disks has stopped: an unpacked OVA goes.
+    await source.cleanup?.();
+  }
+}
+
+async function runWith(source: Source, opts: JobOptions, hooks: JobHooks, t0: number): Promise<JobResult> {
   const elapsed = () => (Date.now() - t0) / 1000;
   const emit = (e: JobEvent) => hooks.onEvent?.(e);
   const signal = hooks.signal;
   const copyOptions = CopyOptions.parse(opts.copy ?? {});
-  // Pre-flight, before anything starts: an output that cannot be written
-  // (missing -os, files that exist) fails here, leaving nothing behind.
-  const source = await readInput(opts, createLogger({ level: 'silent' }), signal);
   for (const message of source.warnings) emit({ type: 'warning', step: 'input', message });
   const outputOptions: OutputOptions | undefined = opts.printSourceOnly ? undefined : { ...opts.output, name: opts.name ?? source.fields.name };
   if (outputOptions) checkOutputOptions(outputOptions);

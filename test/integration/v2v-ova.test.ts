@@ -78,7 +78,7 @@ describe.skipIf(needs)('v2v -i ova', () => {
     await run(['tar', '-C', dir, '-cf', ova, 'ovaguest.ovf', 'ova-disk1.vmdk', 'ova-disk2.vmdk.gz', 'ovaguest.mf']);
   }
 
-  test('an OVA tar (disks read in place, a gzip disk) and its unpacked directory: metadata and bytes', async ({ tmp }) => {
+  test('an OVA tar (disks read in place, a gzip disk), its unpacked directory, the OVA gzipped: metadata and bytes', async ({ tmp }) => {
     const dir = path.join(tmp, 'export');
     const raws = await makeExport(dir);
     const ova = path.join(tmp, 'ovaguest.ova');
@@ -100,7 +100,10 @@ describe.skipIf(needs)('v2v -i ova', () => {
     ]);
     expect(src.nics).toEqual([{ vnet: 'VM Network', vnetType: 'bridge', mac: '00:50:56:ab:cd:ef', model: 'vmxnet3' }]);
 
-    for (const from of [ova, dir]) {
+    // The whole OVA gzip-compressed: unpacked into a private dir under $TMPDIR for the job.
+    const gzOva = path.join(tmp, 'ovaguest-gz.ova');
+    await writeFile(gzOva, gzipSync(await readFile(ova)));
+    for (const from of [ova, dir, gzOva]) {
       const out = path.join(tmp, `out-${path.basename(from)}`);
       const work = path.join(tmp, `work-${path.basename(from)}`);
       await mkdir(out);

@@ -7,7 +7,9 @@
 // plugin. With `-it ssh` (-i vmx only) the .vmx and its flat disks are on
 // another host, read over SSH (vmx/ssh.ts) and fronted by nbdkit's ssh
 // plugin.
+import { open } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { dir as tmpDir } from 'tmp-promise';
 import { ConfigError, InputError } from '../../errors.js';
 import type { NicIn } from '../../metadata/schema.js';
 import type { GuestFields } from './disk.js';
@@ -58,9 +60,45 @@ export interface SourceRead {
     passwordFile?: string;
   }[];
   warnings: string[];
+  /** Removes what reading made (an unpacked OVA), once nothing reads the disks. */
+  cleanup?: () => Promise<void>;
 }
 
-export async function readSource(input: SourceInput, log: Logger, signal?: AbortSignal): Promise<SourceRead> {
+/** Whether FILE starts with gzip's magic (a whole-gzip OVA). */
+async function isGzip(file: string): Promise<boolean> {
+  try {
+    const fh = await open(file, 'r');
+    try {
+      const { buffer, bytesRead } = await fh.read(Buffer.alloc(2), 0, 2, 0);
+      return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return false; // a directory, or a file readOva will name in its error
+  }
+}
+
+/**
+ * Read the source's metadata. A gzip-compressed OVA is unpacked into a
+ * private temp dir (under `scratch`, default $TMPDIR) that lives until the
+ * caller calls `cleanup` (after the disks' servers are stopped).
+ */
+export async function readSource(input: SourceInput, log: Logger, signal?: AbortSignal, scratch?: string): Promise<SourceRead> {
+  let unpacked: { path: string; cleanup: () => Promise<void> } | undefined;
+  if (input.type === 'ova' && (await isGzip(input.file))) {
+    unpacked = await tmpDir({ prefix: 'v2v-ova-', mode: 0o700, unsafeCleanup: true, ...(scratch ? { tmpdir: scratch } : {}) });
+  }
+  try {
+    const read = await readSourceIn(input, log, signal, unpacked?.path);
+    return unpacked ? { ...read, cleanup: unpacked.cleanup } : read;
+  } catch (err) {
+    await unpacked?.cleanup();
+    throw err;
+  }
+}
+
+async function readSourceIn(input: SourceInput, log: Logger, signal: AbortSignal | undefined, extractDir: string | undefined): Promise<SourceRead> {
   const warnings: string[] = [];
   const map = parseNetworkMap(input.network ?? { bridges: [], networks: [], macs: [] });
   if (input.transport === 'ssh' && input.type !== 'vmx') throw new ConfigError(`-it ssh: only for -i vmx, not -i ${input.type}`);
@@ -73,7 +111,7 @@ export async function readSource(input: SourceInput, log: Logger, signal?: Abort
     input.type === 'libvirtxml'
       ? await readLibvirtXml(input.file)
       : input.type === 'ova'
-        ? await readOva(input.file, signal ? { signal } : {})
+        ? await readOva(input.file, { ...(signal ? { signal } : {}), ...(extractDir ? { extractDir } : {}) })
         : input.transport === 'ssh'
           ? await readVmxOverSsh(input.file, {
             warn,
