@@ -14,12 +14,12 @@
 // disks and the work dir. Each step logs to DIR/STEP.log. A failing step
 // undoes what it started itself: DIR is as it was, but for that step's log.
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { ConfigError, type EngineError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { actorLogger, createLogger } from '../log/logger.js';
-import { nbdUnixUri, stopByPidfile } from '../process/server.js';
+import { nbdUnixUri } from '../process/server.js';
+import { cleanupWorkDir } from '../steps/cleanup.js';
 import { convertGuest } from '../steps/convert/convert.js';
 import { inputDisk } from '../steps/input/disk.js';
 import { checkOutputOptions, outputAbort, outputFinalize, outputSetup, readOutputState, resumeOutput, type OutputOptions } from '../steps/output/output.js';
@@ -179,24 +179,6 @@ async function stepOutput(argv: string[], ctx: V2vContext): Promise<void> {
   const { options, setup } = await resumeOutput(w);
   const files = await outputFinalize(meta, options, setup, log);
   for (const f of files) ctx.out(`${f}\n`);
-}
-
-/**
- * Stop every server of the work dir, remove an output that was set up but
- * not finalized (partial disks only: names reserved by setup), remove DIR.
- */
-export async function cleanupWorkDir(w: WorkDir, log?: Logger): Promise<void> {
-  const pidfiles = (await readdir(w.path)).filter((f) => f.endsWith('.pid')).map((f) => path.join(w.path, f));
-  await Promise.all(pidfiles.map((p) => stopByPidfile(p, 2000)));
-  const state = await readOutputState(w).catch((err: EngineError) => {
-    log?.warn({ err }, 'unreadable output.json: partial output (if any) left in place');
-    return undefined;
-  });
-  if (state?.state === 'setup') {
-    const { setup, options } = await resumeOutput(w);
-    await outputAbort(options, setup, log ?? createLogger({ level: 'silent' }));
-  }
-  await w.remove();
 }
 
 async function stepCleanup(argv: string[]): Promise<void> {

@@ -21,6 +21,7 @@ import { readSource, type SourceInput } from '../steps/input/source-input.js';
 import { checkOutputOptions, type OutputOptions } from '../steps/output/output.js';
 import { createPool, destroyPool } from '../workers/pool.js';
 import { createWorkDir, type WorkDir } from '../workdir/workdir.js';
+import { removeUnfinishedOutput } from '../steps/cleanup.js';
 import { startActor, type Actor } from './actor.js';
 import { diskName, type JobEvent, type StepName } from './events.js';
 
@@ -158,7 +159,13 @@ async function runWith(source: Source, opts: JobOptions, hooks: JobHooks, t0: nu
   const actors: Actor[] = [];
   const inputs: Actor[] = [];
   let output: Actor | undefined;
-  const cancelAll = () => actors.forEach((a) => a.cancel());
+  // Ctrl-C interrupts the actors that are working (a conversion, a disk
+  // being checked, an output being set up). Actors that only serve (ready
+  // overlays and targets) stay until the step using them has stopped, so
+  // that a cancelled copy ends as cancelled rather than as a lost server;
+  // cleanup then finishes them all.
+  const serving = new Set<Actor>();
+  const cancelAll = () => actors.filter((a) => !serving.has(a)).forEach((a) => a.cancel());
   signal?.addEventListener('abort', cancelAll, { once: true });
   const actor = (task: StepTaskBody, tags: { step: StepName; disk?: string }): Actor => {
     const a = startActor(stepPool, task, tags, (message) => emit({ type: 'warning', step: tags.step, message }));
@@ -193,7 +200,13 @@ async function runWith(source: Source, opts: JobOptions, hooks: JobHooks, t0: nu
           ),
         ),
       );
-      const ready = await Promise.all(inputs.map((a) => a.expect('input.ready')));
+      const ready = await Promise.all(
+        inputs.map(async (a) => {
+          const r = await a.expect('input.ready');
+          serving.add(a);
+          return r;
+        }),
+      );
       if (signal?.aborted) throw new AbortError('input: cancelled');
       const m = await writeMetadataIn(
         wd,
@@ -232,7 +245,9 @@ async function runWith(source: Source, opts: JobOptions, hooks: JobHooks, t0: nu
         },
         { step: 'output-setup' },
       );
-      return (await output.expect('output.ready')).targets;
+      const ready = await output.expect('output.ready');
+      serving.add(output);
+      return ready.targets;
     });
 
     await step('copy', `Copying ${metaIn.disks.length === 1 ? 'the disk' : `${metaIn.disks.length} disks in parallel`}`, async (log) => {
@@ -297,6 +312,11 @@ async function runWith(source: Source, opts: JobOptions, hooks: JobHooks, t0: nu
     ok = true;
     return { metadataIn: metaIn, metadataOut: metaOut, files, ...(opts.logDir ? { logDir } : {}) };
   } catch (err) {
+    // Once Ctrl-C has been pressed, whatever failed after it is the cancel.
+    if (signal?.aborted && !isAbortError(err)) {
+      const step = (err as EngineError).step ?? current?.step ?? 'job';
+      err = new AbortError(`${step}: cancelled`, { cause: err });
+    }
     const e = err as EngineError;
     if (current) {
       e.step ??= current.step;
@@ -323,11 +343,15 @@ async function runWith(source: Source, opts: JobOptions, hooks: JobHooks, t0: nu
     signal?.removeEventListener('abort', cancelAll);
     for (const a of actors) {
       if (ok) a.send({ type: 'step.finish' });
-      else a.cancel();
+      // The output actor's undo removes partial disks: give it time.
+      else a.cancel(a === output ? 10_000 : 3000);
     }
     const ends = await Promise.allSettled(actors.map((a) => a.done));
     for (const e of ends) if (e.status === 'rejected' && ok) log.warn({ err: e.reason }, 'a step actor failed while finishing');
     await Promise.all([destroyPool(stepPool), copyPool && destroyPool(copyPool)]);
+    // After a failure, whatever an actor could not undo (it was terminated)
+    // is undone from the work dir's records.
+    if (workdir && !ok) await removeUnfinishedOutput(workdir, log).catch((err: unknown) => log.warn({ err }, 'cleanup from the work dir failed'));
     await workdir?.remove();
     // Ctrl-C leaves nothing behind; a failure keeps its logs for the user.
     if (ownLogDir && (ok || signal?.aborted)) await ownLogDir.cleanup();

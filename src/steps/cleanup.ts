@@ -1,0 +1,49 @@
+// Cleanup of a work dir by what it records, not by what a process
+// remembers: every server with a pidfile in it stopped, an output set up but
+// not finalized undone (its partial disks, named in output.json, removed),
+// the dir removed. Used by `v2v cleanup DIR` and, after a failure, by the
+// job itself as the last word after its actors (one of which may have been
+// terminated before it could undo its part).
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { EngineError } from '../errors.js';
+import { createLogger } from '../log/logger.js';
+import { stopByPidfile } from '../process/server.js';
+import type { WorkDir } from '../workdir/workdir.js';
+import { outputAbort, readOutputState, resumeOutput } from './output/output.js';
+
+/**
+ * Stop every server of the work dir, remove an output that was set up but
+ * not finalized (partial disks only: names reserved by setup), remove DIR.
+ */
+export async function cleanupWorkDir(w: WorkDir, log?: Logger): Promise<void> {
+  const pidfiles = (await readdir(w.path)).filter((f) => f.endsWith('.pid')).map((f) => path.join(w.path, f));
+  await Promise.all(pidfiles.map((p) => stopByPidfile(p, 2000)));
+  const state = await readOutputState(w).catch((err: EngineError) => {
+    log?.warn({ err }, 'unreadable output.json: partial output (if any) left in place');
+    return undefined;
+  });
+  if (state?.state === 'setup') {
+    const { setup, options } = await resumeOutput(w);
+    await outputAbort(options, setup, log ?? createLogger({ level: 'silent' }));
+  }
+  await w.remove();
+}
+
+
+/**
+ * The job's last word after a failure, once its actors have ended: the
+ * partial disks that output.json lists for an unfinished setup are removed
+ * (their names were reserved by this job with O_EXCL, so they are ours).
+ * Servers are not touched here: the actors stopped theirs, or took them
+ * along when their thread ended.
+ */
+export async function removeUnfinishedOutput(w: WorkDir, log: Logger): Promise<void> {
+  const state = await readOutputState(w).catch(() => undefined);
+  if (state?.state !== 'setup') return;
+  for (const d of state.disks) {
+    await rm(d.partial, { force: true });
+    log.debug({ file: d.partial }, 'removed (left by the output actor)');
+  }
+}
