@@ -2,6 +2,7 @@
 // can run them one by one (docs/ARCHITECTURE.md, "Step subcommands"):
 //
 //   DIR=$(v2v input -i disk [-if FMT] [-on NAME] [--workdir DIR] DISK...)
+//        (or -i libvirtxml FILE, -i vmx [-it ssh [-ip F]] FILE, -i ova FILE)
 //   v2v convert DIR [--no-convert]
 //   v2v output setup DIR -o local|qemu|null [-os D] [-of F] [-oa A] [-on NAME]
 //                                      (prints "SOURCE TARGET" per disk)
@@ -18,10 +19,13 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
 import { actorLogger, createLogger } from '../log/logger.js';
-import { nbdUnixUri } from '../process/server.js';
+import type { DiskIn } from '../metadata/schema.js';
+import { nbdUnixUri, type Server } from '../process/server.js';
 import { cleanupWorkDir } from '../steps/cleanup.js';
 import { convertGuest } from '../steps/convert/convert.js';
-import { inputDisk } from '../steps/input/disk.js';
+import { inputDisk, writeMetadataIn } from '../steps/input/disk.js';
+import { serveSource } from '../steps/input/serve.js';
+import { readSource, type SourceInputType } from '../steps/input/source-input.js';
 import { checkOutputOptions, outputAbort, outputFinalize, outputSetup, readOutputState, resumeOutput, type OutputOptions } from '../steps/output/output.js';
 import { unconvertedMetadata } from '../metadata/schema.js';
 import {
@@ -34,12 +38,13 @@ import {
   type WorkDir,
 } from '../workdir/workdir.js';
 import { parseV2vArgs, type V2vArgs } from './v2v-args.js';
-import type { V2vContext } from './v2v-command.js';
+import { inputTransport, type V2vContext } from './v2v-command.js';
 
 export const STEP_COMMANDS = new Set(['input', 'convert', 'output', 'cleanup']);
 
 export const STEPS_USAGE = `Steps on a work dir (each a subcommand):
   DIR=$(v2v input -i disk [-if FORMAT] [-on NAME] [--workdir DIR] DISK...)
+        (or -i libvirtxml FILE | -i vmx [-it ssh [-ip FILE]] FILE | -i ova FILE, with -n/-b/--mac)
   v2v convert DIR [--no-convert] [-on NAME]
   v2v output setup DIR -o local|qemu|null [-os D] [-of raw|qcow2] [-oa sparse|preallocated] [-on NAME]
       prints "SOURCE TARGET" for each disk: copy each with v2v copy SOURCE TARGET --target-is-zero
@@ -104,9 +109,44 @@ function only(step: string, a: V2vArgs, allowed: (keyof V2vArgs)[]): void {
 async function stepInput(argv: string[], ctx: V2vContext): Promise<void> {
   const { workdir: at, rest } = takeWorkdir(argv);
   const a = parseV2vArgs(rest);
-  only('input', a, ['inputType', 'inputFormat', 'outputName']);
-  if (a.inputType !== 'disk') throw new ConfigError(`input: -i ${a.inputType}: input type not supported yet (supported: -i disk)`);
-  if (a.files.length === 0) throw new ConfigError('input: -i disk: no disk image given');
+  only('input', a, ['inputType', 'inputFormat', 'inputTransport', 'inputPasswordFile', 'outputName']);
+  if (!['disk', 'libvirtxml', 'vmx', 'ova'].includes(a.inputType)) {
+    throw new ConfigError(`input: -i ${a.inputType}: input type not supported (supported: -i disk, -i libvirtxml, -i vmx, -i ova)`);
+  }
+  if (a.files.length === 0) throw new ConfigError(`input: -i ${a.inputType}: no ${a.inputType === 'disk' ? 'disk image' : 'file'} given`);
+  if (a.inputType === 'disk') return stepInputDisk(a, at, ctx);
+  if (a.files.length > 1) throw new ConfigError(`input: -i ${a.inputType}: expected one file, got ${a.files.length}`);
+  if (a.inputFormat) throw new ConfigError(`input: -if: only for -i disk`);
+  const transport = await inputTransport(a.inputType, a.files[0]!, a.inputTransport, a.inputPasswordFile);
+  const w = at ? await createWorkDirAt(at) : await createWorkDir();
+  const log = stepLog(w, 'input');
+  const started: Server[] = [];
+  try {
+    // A gzip OVA unpacks inside the work dir: its servers read it there
+    // until `v2v cleanup` removes the dir.
+    const source = await readSource(
+      { type: a.inputType as SourceInputType, file: a.files[0]!, network: { bridges: a.bridges, networks: a.networks, macs: a.macs }, ...transport },
+      log,
+      ctx.signal,
+      w.path,
+    );
+    const disks: DiskIn[] = [];
+    for (const [index, d] of source.disks.entries()) {
+      const s = await serveSource({ index, ...d }, { workdir: w, log, signal: ctx.signal, detach: true });
+      started.push(s.server, ...s.fronts);
+      disks.push({ ...s.disk, bus: d.bus });
+    }
+    for (const m of source.warnings) ctx.out(`v2v: warning: ${m}\n`);
+    await writeMetadataIn(w, { ...source.fields, ...(a.outputName ? { name: a.outputName } : {}) }, disks);
+  } catch (err) {
+    await Promise.all(started.map((s) => s.stop()));
+    await w.remove();
+    throw err;
+  }
+  ctx.out(`${w.path}\n`);
+}
+
+async function stepInputDisk(a: V2vArgs, at: string | undefined, ctx: V2vContext): Promise<void> {
   const w = at ? await createWorkDirAt(at) : await createWorkDir();
   try {
     await inputDisk({

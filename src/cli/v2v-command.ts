@@ -92,7 +92,7 @@ export async function runV2v(argv: string[], ctx: V2vContext): Promise<void> {
  * readable regular file (its absolute path goes to nbdkit as password=+FILE,
  * so the password itself is never on a command line).
  */
-async function inputTransport(
+export async function inputTransport(
   type: string,
   file: string,
   it: string | undefined,

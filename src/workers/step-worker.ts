@@ -6,11 +6,7 @@
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { createReadStream, createWriteStream } from 'node:fs';
-import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
-import { AbortError, InputError } from '../errors.js';
+import { AbortError } from '../errors.js';
 import { actorLogger, createLogger } from '../log/logger.js';
 import type { MetadataOut } from '../metadata/schema.js';
 import {
@@ -25,25 +21,12 @@ import {
 } from '../protocol/step-messages.js';
 import { unconvertedMetadata } from '../metadata/schema.js';
 import { convertGuest } from '../steps/convert/convert.js';
-import { serverError, startNbdkit, type Server } from '../process/server.js';
-import { checkDisk, serveDisk } from '../steps/input/disk.js';
-import { parseSshUri, sshPluginArgs } from '../steps/input/ssh.js';
+import { serveSource } from '../steps/input/serve.js';
 import { outputAbort, outputFinalize, outputSetup, type OutputOptions } from '../steps/output/output.js';
 import { openWorkDir, writeJson } from '../workdir/workdir.js';
 
 type InputServeTask = z.output<typeof InputServe>;
 
-/** Decompress a gzip disk (the whole FILE, or RANGE of it) to DEST, a private file. */
-async function gunzipInto(file: string, range: { offset: number; size: number } | undefined, dest: string, signal: AbortSignal): Promise<string> {
-  const from = createReadStream(file, range ? { start: range.offset, end: range.offset + range.size - 1 } : {});
-  try {
-    await pipeline(from, createGunzip(), createWriteStream(dest, { mode: 0o600, flags: 'wx' }), { signal });
-  } catch (err) {
-    if (signal.aborted) throw new AbortError('input: cancelled');
-    throw new InputError(`input: ${file}: cannot decompress the disk: ${(err as Error).message.split('\n')[0]}`);
-  }
-  return dest;
-}
 
 interface Inbox {
   next: () => Promise<ToStepActorMsg>;
@@ -76,56 +59,17 @@ function post(port: MessagePort, m: FromStepActor): void {
   port.postMessage(m);
 }
 
-/**
- * The input actor: check one disk, put its overlay on in<index>, report it,
- * serve until told to stop. A gzip disk is first decompressed into the work
- * dir; a remote one (nbd://, nbd+unix://, http(s)://, ssh://) gets our
- * read-only nbdkit in front (nbd, curl or ssh plugin, on in<index>.src) for
- * as long as the overlay needs it.
- */
+/** The input actor: its disk made ready (steps/input/serve.ts), reported, served until told to stop. */
 async function serveInput(task: InputServeTask, log: Logger, box: Inbox): Promise<void> {
-  const workdir = openWorkDir(task.workdir);
-  const fronts: Server[] = [];
+  const { server, fronts, disk } = await serveSource(task, { workdir: openWorkDir(task.workdir), log, signal: box.cancelled });
   try {
-    let file = task.file;
-    let range = task.tarRange;
-    if (task.compressed) {
-      file = await gunzipInto(task.file, range, path.join(workdir.path, `in${task.index}.disk`), box.cancelled);
-      range = undefined;
-      log.info({ from: task.file, range: task.tarRange, to: file }, 'decompressed');
-    }
-    if (/^(nbd(\+unix)?|https?|ssh):\/\//.test(file)) {
-      const plugin = file.startsWith('ssh:')
-        ? sshPluginArgs(parseSshUri(file), task.passwordFile !== undefined ? { passwordFile: task.passwordFile } : {})
-        : file.startsWith('http')
-          ? ['curl', `url=${file}`]
-          : ['nbd', `uri=${file}`];
-      fronts.push(await startNbdkit(plugin, { dir: workdir.path, name: `in${task.index}.src`, readonly: true, log, signal: box.cancelled }));
-    }
-    const checked = await checkDisk(task.index, file, {
-      ...(fronts[0] ? { nbdUri: fronts[0].uri } : {}),
-      ...(task.format ? { format: task.format } : {}),
-      ...(range ? { tarRange: range } : {}),
-      ...(task.capacity !== undefined ? { capacity: task.capacity } : {}),
-      signal: box.cancelled,
-    }).catch((err: unknown) => {
-      // Behind our front, qemu-img only sees "export not available": the
-      // front's own words say why (no such host, refused, HTTP 404, ...).
-      const why = fronts[0] && serverError(fronts[0]);
-      if (why && err instanceof InputError) err.message = `input: disk ${file}: cannot read it: ${why}`;
-      throw err;
-    });
-    const { server, disk } = await serveDisk(checked, { workdir, log, signal: box.cancelled });
-    try {
-      post(task.port, { type: 'input.ready', disk, pid: server.pid, command: server.command });
-      await box.next(); // finish or cancel: either way the overlay goes
-    } finally {
-      await server.stop();
-    }
-    log.info('overlay stopped');
+    post(task.port, { type: 'input.ready', disk, pid: server.pid, command: server.command });
+    await box.next(); // finish or cancel: either way the overlay goes
   } finally {
+    await server.stop();
     await Promise.all(fronts.map((f) => f.stop()));
   }
+  log.info('overlay stopped');
 }
 
 export default async function stepTask(raw: unknown): Promise<StepDone | StepFailed> {

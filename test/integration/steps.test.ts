@@ -14,6 +14,8 @@ import { describe, expect } from 'vitest';
 import { test as base, run, sha256File } from '../helpers/fixtures.js';
 import { has } from '../helpers/tools.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { freePort } from '../../src/process/ports.js';
+import { startNbdkit } from '../../src/process/server.js';
 
 const MiB = 1024 * 1024;
 
@@ -339,6 +341,51 @@ describe.skipIf(needs)('v2v step subcommands', () => {
     expect([await sha256File(a), await sha256File(b)]).toEqual(before);
     // -o null wrote no file anywhere in tmp besides our own.
     expect((await readdir(tmp)).sort()).toEqual(['a.img', 'b.qcow2', 'b.raw']);
+  });
+
+  test('input -i libvirtxml with a local and a network (NBD) disk: its front and overlays detached, copied, cleaned up', async ({ tmp }) => {
+    const a = path.join(tmp, 'a.img');
+    const b = path.join(tmp, 'b.img');
+    await makeRaw(a, 64, 31);
+    await makeRaw(b, 32, 32);
+    const port = await freePort();
+    const nbd = await startNbdkit(['file', `file=${b}`], { dir: tmp, name: 'remote', readonly: true, tcp: { host: '127.0.0.1', port } });
+    try {
+      const xml = path.join(tmp, 'g.xml');
+      await writeFile(
+        xml,
+        `<domain><name>lx</name><devices>
+  <disk type='file' device='disk'><source file='a.img'/><target dev='sda' bus='sata'/></disk>
+  <disk type='network' device='disk'><driver type='raw'/><source protocol='nbd'><host name='127.0.0.1' port='${port}'/></source><target dev='sdb' bus='sata'/></disk>
+</devices></domain>
+`,
+      );
+      const dir = path.join(tmp, 'wd');
+      const out = path.join(tmp, 'out');
+      await mkdir(out);
+      expectOk(await v2v('input', '-i', 'libvirtxml', xml, '--workdir', dir), 'input');
+      const meta = JSON.parse(await readFile(path.join(dir, 'metadata.in'), 'utf8')) as { input: string; disks: { source: string; bus: string }[] };
+      expect(meta.input).toBe('libvirtxml');
+      expect(meta.disks.map((d) => d.bus)).toEqual(['sata', 'sata']);
+      expect(meta.disks[1]!.source).toMatch(new RegExp(`^nbd://127\\.0\\.0\\.1:${port}`));
+      // The NBD disk's read-only front runs detached next to the overlays.
+      expect(Object.keys(await pidfiles(dir)).sort()).toEqual(['in0', 'in1', 'in1.src']);
+
+      expectOk(await v2v('convert', dir, '--no-convert'), 'convert');
+      const setup = await v2v('output', 'setup', dir, '-o', 'local', '-os', out);
+      expectOk(setup, 'output setup');
+      const copies = await Promise.all(pairsOf(setup).map(([src, dst]) => v2v('copy', src, dst, '--target-is-zero')));
+      copies.forEach((c, i) => expectOk(c, `copy ${i}`));
+      expectOk(await v2v('output', 'finalize', dir), 'output finalize');
+      const pids = await pidfiles(dir);
+      expectOk(await v2v('cleanup', dir), 'cleanup');
+      for (const [n, pid] of Object.entries(pids)) expect(running(pid), `${n} (pid ${pid}) stopped`).toBe(false);
+      expect(await gone(dir)).toBe(true);
+      await run(['qemu-img', 'compare', '-q', '-f', 'raw', '-F', 'raw', a, path.join(out, 'lx-sda')]);
+      await run(['qemu-img', 'compare', '-q', '-f', 'raw', '-F', 'raw', b, path.join(out, 'lx-sdb')]);
+    } finally {
+      await nbd.stop();
+    }
   });
 
   describe('bad input: exit 1, one line "v2v: ...", nothing left', () => {
