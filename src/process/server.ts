@@ -37,6 +37,19 @@ export function serverError(server: Pick<Server, 'stderrTail'>): string | undefi
   return line?.replace(/^.*?error:\s*/, '');
 }
 
+/**
+ * serverError, waiting up to `ms` for the line: a client sees its failure
+ * (the handshake ends) a moment before the server has logged why.
+ */
+export async function serverErrorSoon(server: Pick<Server, 'stderrTail'>, ms = 1000): Promise<string | undefined> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const why = serverError(server);
+    if (why !== undefined || Date.now() >= deadline) return why;
+    await sleep(20);
+  }
+}
+
 export function nbdUnixUri(socket: string, exportName = ''): string {
   return `nbd+unix:///${encodeURIComponent(exportName)}?socket=${encodeURIComponent(socket)}`;
 }

@@ -17,7 +17,7 @@ import { nbdUnixUri } from '../process/server.js';
 import type { StepTaskBody } from '../protocol/step-messages.js';
 import { defaultGuestName, diskGuestFields, writeMetadataIn, type GuestFields } from '../steps/input/disk.js';
 import { applyNetworkMap, parseNetworkMap, type NetworkMapOptions } from '../steps/input/libvirtxml/parse.js';
-import { readSource, type SourceInput } from '../steps/input/source-input.js';
+import { readSource, type DiskSpec, type SourceInput } from '../steps/input/source-input.js';
 import { checkOutputOptions, type OutputOptions } from '../steps/output/output.js';
 import { createPool, destroyPool } from '../workers/pool.js';
 import { createWorkDir, type WorkDir } from '../workdir/workdir.js';
@@ -54,15 +54,6 @@ export interface JobHooks {
   onEvent?: (e: JobEvent) => void;
 }
 
-interface DiskSpec {
-  file: string;
-  format?: string;
-  bus: DiskIn['bus'];
-  tarRange?: { offset: number; size: number };
-  compressed?: 'gzip';
-  capacity?: number;
-  passwordFile?: string;
-}
 
 /** What the input's metadata says, read before anything starts (a bad file fails here). */
 interface Source {
@@ -181,23 +172,8 @@ async function runWith(source: Source, opts: JobOptions, hooks: JobHooks, t0: nu
     const metaIn = await step('input', `Setting up the source: ${what}`, async (log) => {
       const { config } = stepLog('input');
       inputs.push(
-        ...source.disks.map((d, index) =>
-          actor(
-            {
-              type: 'input.serve',
-              jobId: `input-in${index}`,
-              workdir: wd.path,
-              log: config,
-              index,
-              file: d.file,
-              ...(d.format ? { format: d.format } : {}),
-              ...(d.tarRange ? { tarRange: d.tarRange } : {}),
-              ...(d.compressed ? { compressed: d.compressed } : {}),
-              ...(d.capacity !== undefined ? { capacity: d.capacity } : {}),
-              ...(d.passwordFile !== undefined ? { passwordFile: d.passwordFile } : {}),
-            },
-            { step: 'input', disk: `in${index}` },
-          ),
+        ...source.disks.map(({ bus: _bus, ...disk }, index) =>
+          actor({ type: 'input.serve', jobId: `input-in${index}`, workdir: wd.path, log: config, index, ...disk }, { step: 'input', disk: `in${index}` }),
         ),
       );
       const ready = await Promise.all(

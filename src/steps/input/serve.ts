@@ -11,7 +11,7 @@ import { createGunzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import { AbortError, InputError } from '../../errors.js';
 import type { DiskIn } from '../../metadata/schema.js';
-import { serverError, startNbdkit, type Server } from '../../process/server.js';
+import { serverErrorSoon, startNbdkit, type Server } from '../../process/server.js';
 import type { WorkDir } from '../../workdir/workdir.js';
 import { checkDisk, serveDisk } from './disk.js';
 import { parseSshUri, sshPluginArgs } from './ssh.js';
@@ -79,10 +79,10 @@ export async function serveSource(
       ...(range ? { tarRange: range } : {}),
       ...(src.capacity !== undefined ? { capacity: src.capacity } : {}),
       ...(signal ? { signal } : {}),
-    }).catch((err: unknown) => {
+    }).catch(async (err: unknown) => {
       // Behind our front, qemu-img only sees "export not available": the
       // front's own words say why (no such host, refused, HTTP 404, ...).
-      const why = fronts[0] && serverError(fronts[0]);
+      const why = fronts[0] && (await serverErrorSoon(fronts[0]));
       if (why && err instanceof InputError) err.message = `input: disk ${file}: cannot read it: ${why}`;
       throw err;
     });

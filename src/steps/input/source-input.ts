@@ -16,6 +16,7 @@ import type { GuestFields } from './disk.js';
 import { applyNetworkMap, parseNetworkMap, readLibvirtXml, type NetworkMapOptions } from './libvirtxml/parse.js';
 import type { SourceDisk, SourceGuest } from './source.js';
 import { readOva } from './ova/ova.js';
+import type { DiskSource } from './serve.js';
 import { readVmx } from './vmx/parse.js';
 import { readVmxOverSsh } from './vmx/ssh.js';
 
@@ -45,20 +46,14 @@ function diskLocation(input: SourceInput, d: SourceDisk, i: number): string {
   return d.location;
 }
 
+/** A disk as the input step takes it (serve.ts), and the bus the source gave it. */
+export type DiskSpec = Omit<DiskSource, 'index'> & { bus: SourceDisk['bus'] };
+
 export interface SourceRead {
   guest: SourceGuest;
   fields: GuestFields;
   /** One per disk, in the guest's order. */
-  disks: {
-    file: string;
-    format?: string;
-    bus: SourceDisk['bus'];
-    tarRange?: SourceDisk['tarRange'];
-    compressed?: 'gzip';
-    capacity?: number;
-    /** An ssh:// disk's password file (-ip). */
-    passwordFile?: string;
-  }[];
+  disks: DiskSpec[];
   warnings: string[];
   /** Removes what reading made (an unpacked OVA), once nothing reads the disks. */
   cleanup?: () => Promise<void>;

@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { dir as tmpDir } from 'tmp-promise';
 import { AbortError, ConfigError, isAbortError, type EngineError } from '../../errors.js';
-import { serverError, startNbdkit, type Server } from '../../process/server.js';
+import { serverError, serverErrorSoon, startNbdkit, type Server } from '../../process/server.js';
 import { hasControl, quote } from './vmx/fail.js';
 
 export interface SshLocation {
@@ -164,6 +164,7 @@ export async function openRemote<T>(
       // The plugin logs in when a client connects, not when nbdkit starts.
       await h.connect({ uri: server.uri });
     } catch (err) {
+      await serverErrorSoon(server);
       throw failed(err);
     }
     const handle = h;
