@@ -3,18 +3,12 @@
 // sample to -o null, and a guest whose conversion fails (a clear error
 // naming the step and its log, nothing left behind). Skipped until the
 // sample guest is built (scripts/setup.sh builds it).
-import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
-import { test, run, sha256File } from '../helpers/fixtures.js';
+import { test, run, sha256File, processesUsing } from '../helpers/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { bootConsole, makeKernellessGuest, makeTwoDiskGuest, noSampleGuest, sampleGuest, tcg } from '../helpers/guests.js';
-
-function processesUsing(dir: string): string[] {
-  const r = spawnSync('ps', ['-eo', 'pid=,stat=,args='], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter((l) => l.includes(dir) && !l.includes('ps -eo') && !/^\s*\d+\s+Z/.test(l));
-}
 
 interface LogLine {
   msg: string;

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 // Test fixtures with cleanup registered at creation: a private temp dir and
 // nbdkit servers in it, stopped after each test; on failure their stderr is
 // printed (nbdkit tests/test-nozero.sh does the same).
@@ -92,4 +93,15 @@ export function run(argv: string[], opts: { input?: string; env?: NodeJS.Process
       c.stdin!.end(opts.input);
     }
   });
+}
+
+/** A raw disk: SIZE MiB, 30 % data in runs, holes elsewhere (nbdkit sparse-random, seeded). */
+export async function makeRaw(file: string, sizeMiB: number, seed: number): Promise<void> {
+  await run(['nbdcopy', '--', '[', 'nbdkit', 'sparse-random', `${sizeMiB * 1024 * 1024}`, 'percent=30', `seed=${seed}`, ']', file]);
+}
+
+/** Processes (not zombies) whose command line mentions DIR: our servers and conversions run in it. */
+export function processesUsing(dir: string): string[] {
+  const r = spawnSync('ps', ['-eo', 'pid=,stat=,args='], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter((l) => l.includes(dir) && !l.includes('ps -eo') && !/^\s*\d+\s+Z/.test(l));
 }

@@ -6,12 +6,11 @@
 // The servers `input` and `output setup` start outlive their command; we check
 // them through their pidfiles and /proc, the output bytes with qemu-img
 // compare, and that every failure is one "v2v: ..." line leaving nothing.
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
-import { test as base, run, sha256File } from '../helpers/fixtures.js';
+import { test as base, run, sha256File, makeRaw, processesUsing } from '../helpers/fixtures.js';
 import { has } from '../helpers/tools.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 import { freePort } from '../../src/process/ports.js';
@@ -20,10 +19,6 @@ import { startNbdkit } from '../../src/process/server.js';
 const MiB = 1024 * 1024;
 
 /** A raw disk: SIZE MiB, some data at a few places, holes elsewhere. */
-async function makeRaw(file: string, sizeMiB: number, seed: number): Promise<void> {
-  await run(['nbdcopy', '--', '[', 'nbdkit', 'sparse-random', `${sizeMiB * MiB}`, 'percent=30', `seed=${seed}`, ']', file]);
-}
-
 async function makeQcow2(dir: string, name: string, sizeMiB: number, seed: number): Promise<string> {
   const raw = path.join(dir, `${name}.raw`);
   const q = path.join(dir, `${name}.qcow2`);
@@ -33,11 +28,6 @@ async function makeQcow2(dir: string, name: string, sizeMiB: number, seed: numbe
 }
 
 /** Processes whose command line mentions DIR (our servers run in it). Zombies show no arguments. */
-function processesUsing(dir: string): string[] {
-  const r = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter((l) => l.includes(dir) && !l.includes('ps -eo'));
-}
-
 /** The state letter in /proc/PID/stat, or undefined when there is no such process. */
 function procState(pid: number): string | undefined {
   try {

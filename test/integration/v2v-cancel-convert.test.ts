@@ -2,18 +2,12 @@
 // process group (virt-v2v-in-place, its libguestfs appliance, the inspector)
 // is killed, the job ends within seconds with exit status 1, and nothing is
 // left: no process working in the work dir, no work dir, no output.
-import { spawnSync } from 'node:child_process';
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
-import { test, run, sha256File } from '../helpers/fixtures.js';
+import { test, run, sha256File, processesUsing } from '../helpers/fixtures.js';
 import { has } from '../helpers/tools.js';
 import { runCli } from '../helpers/cli.js';
-
-function processesUsing(dir: string): string[] {
-  const r = spawnSync('ps', ['-eo', 'pid=,stat=,args='], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter((l) => l.includes(dir) && !l.includes('ps -eo') && !/^\s*\d+\s+Z/.test(l));
-}
 
 describe.skipIf(!has('virt-v2v-in-place') || !has('nbdkit'))('v2v: SIGINT during the conversion', () => {
   test('exit 1 within seconds, conversion processes gone, nothing left', { timeout: 180_000 }, async ({ tmp }) => {

@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
-import { test, run, sha256File } from '../helpers/fixtures.js';
+import { test, run, sha256File, makeRaw } from '../helpers/fixtures.js';
 import { has } from '../helpers/tools.js';
 import { runCli, sourceOf, type CliResult } from '../helpers/cli.js';
 import { pino } from 'pino';
@@ -17,10 +17,6 @@ import { freePort } from '../../src/process/ports.js';
 import { startNbdkit } from '../../src/process/server.js';
 
 const MiB = 1024 * 1024;
-
-async function makeRaw(file: string, sizeMiB: number, seed: number): Promise<void> {
-  await run(['nbdcopy', '--', '[', 'nbdkit', 'sparse-random', `${sizeMiB * MiB}`, 'percent=30', `seed=${seed}`, ']', file]);
-}
 
 
 function oneError(r: CliResult, re: RegExp): void {

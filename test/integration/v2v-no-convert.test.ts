@@ -2,27 +2,16 @@
 // `v2v -i disk ... -o local|qemu|null` through input overlays, output setup,
 // parallel copies and finalize, with the source untouched, the work dir and
 // every server gone afterwards, and no partial output left on failure.
-import { spawnSync } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
-import { test, run, sha256File } from '../helpers/fixtures.js';
+import { test, run, sha256File, makeRaw, processesUsing } from '../helpers/fixtures.js';
 import { has } from '../helpers/tools.js';
 import { runCli } from '../helpers/cli.js';
 
 const MiB = 1024 * 1024;
 
 /** A raw disk: SIZE MiB, some data at a few places, holes elsewhere. */
-async function makeRaw(file: string, sizeMiB: number, seed: number): Promise<void> {
-  await run(['nbdcopy', '--', '[', 'nbdkit', 'sparse-random', `${sizeMiB * MiB}`, 'percent=30', `seed=${seed}`, ']', file]);
-}
-
-/** Processes whose command line mentions DIR (our servers run in it). */
-function processesUsing(dir: string): string[] {
-  const r = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return r.stdout.split('\n').filter((l) => l.includes(dir) && !l.includes('ps -eo'));
-}
-
 const needs = !has('nbdkit') || !has('qemu-img') || !has('qemu-nbd') || !has('nbdcopy');
 
 describe.skipIf(needs)('v2v --no-convert', () => {

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { describe, expect } from 'vitest';
 import { freePort } from '../../src/process/ports.js';
 import { runCli, sourceOf, type CliResult } from '../helpers/cli.js';
-import { run, test } from '../helpers/fixtures.js';
+import { run, test, makeRaw } from '../helpers/fixtures.js';
 import { has, waitFor } from '../helpers/tools.js';
 
 const MiB = 1024 * 1024;
@@ -118,10 +118,6 @@ async function withSsh(tmp: string, fn: (ssh: Ssh) => Promise<void>): Promise<vo
     await stop(agent);
     await stop(sshd);
   }
-}
-
-async function makeRaw(file: string, sizeMiB: number, seed: number): Promise<void> {
-  await run(['nbdcopy', '--', '[', 'nbdkit', 'sparse-random', `${sizeMiB * MiB}`, 'percent=30', `seed=${seed}`, ']', file]);
 }
 
 async function writeVmx(file: string, vmdk: string): Promise<void> {
