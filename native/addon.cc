@@ -32,7 +32,12 @@ Napi::Value Initialize(const Napi::CallbackInfo &info) {
     Napi::TypeError::New(env, "initialize: NbdError must be a class").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  Addon::Get(env)->nbdErrorCtor = Napi::Persistent(ctor.As<Napi::Function>());
+  Addon *addon = Addon::Get(env);
+  addon->nbdErrorCtor = Napi::Persistent(ctor.As<Napi::Function>());
+  Napi::Value abort = info[0].As<Napi::Object>().Get("AbortError");
+  if (abort.IsFunction()) addon->abortErrorCtor = Napi::Persistent(abort.As<Napi::Function>());
+  Napi::Value closed = info[0].As<Napi::Object>().Get("NbdClosedError");
+  if (closed.IsFunction()) addon->closedErrorCtor = Napi::Persistent(closed.As<Napi::Function>());
   return env.Undefined();
 }
 

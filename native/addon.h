@@ -16,6 +16,10 @@ struct Addon {
   // Injected by initialize({ NbdError }): the JS class every libnbd failure
   // becomes. Until it is set, plain Errors with the same fields are thrown.
   Napi::FunctionReference nbdErrorCtor;
+  // Our AbortError and NbdClosedError classes (addon.initialize), for a
+  // cancelled copy and a call on a closed handle.
+  Napi::FunctionReference abortErrorCtor;
+  Napi::FunctionReference closedErrorCtor;
   // Live objects; each removes itself when closed. Invariant: an object is
   // in the set exactly while it owns a libnbd handle or a running thread.
   std::set<NbdHandle *> handles;
@@ -41,6 +45,8 @@ struct NbdFailure {
 };
 
 Napi::Value MakeNbdError(Napi::Env env, const NbdFailure &f);
+// An error of an injected class taking (message), or a plain Error with CODE.
+Napi::Value MakeOwnError(Napi::Env env, const Napi::FunctionReference &ctor, const std::string &message, const char *code);
 void ThrowNbdError(Napi::Env env, const NbdFailure &f);
 
 // Argument helpers in the style of better-sqlite3's macros: they only check

@@ -271,6 +271,7 @@ struct CopyThread {
   size_t extIdx = 0;
   uint64_t extPos = 0;
   bool exhausted = false;
+  int throttleMs = 0;  // > 0: the rate limit holds back reads this long
 
   CopyThread(Copier *c_, Conn *s, Conn *d) : c(c_), src(s), dst(d) {}
   ~CopyThread() {
@@ -450,13 +451,17 @@ void CopyThread::IssueNew() {
         later.push_back(r);
         continue;
       }
-      if (r->phase == Req::READ) StartRead(r);
-      else if (r->zeroOnly) StartZeroWrite(r);
+      if (r->phase == Req::READ) {
+        if (c->cfg.rateLimit) c->RateCharge(r->len);
+        StartRead(r);
+      } else if (r->zeroOnly) StartZeroWrite(r);
       else StartWrite(r);
     }
     retryQ.swap(later);
   }
+  throttleMs = 0;
   while (!freeList.empty() && !c->Cancelled()) {
+    if (c->cfg.rateLimit && (throttleMs = c->RateWaitMs()) > 0) break;
     uint64_t off, len;
     bool zero;
     if (!NextItem(&off, &len, &zero)) break;
@@ -468,8 +473,12 @@ void CopyThread::IssueNew() {
     r->zeroOnly = zero;
     r->attempts = 0;
     r->data = r->zeroed = r->skipped = 0;
-    if (zero) StartZeroWrite(r);
-    else StartRead(r);
+    if (zero) {
+      StartZeroWrite(r);
+    } else {
+      if (c->cfg.rateLimit) c->RateCharge(len);
+      StartRead(r);
+    }
   }
 }
 
@@ -658,6 +667,7 @@ void CopyThread::PollOnce() {
     for (Req *r : retryQ) first = std::min(first, r->retryAt);
     timeout = first <= now ? 0 : (int)std::chrono::duration_cast<std::chrono::milliseconds>(first - now).count() + 1;
   }
+  if (throttleMs > 0 && (timeout < 0 || throttleMs < timeout)) timeout = throttleMs;
   int r = poll(fds, n, timeout);
   if (r <= 0) return;
   for (int i = 0; i < ncon; i++) {
@@ -686,11 +696,34 @@ void CopyThread::Run() {
       ProcessDone();
       continue;
     }
-    // IssueNew() fills every free buffer unless the work has run out (or
-    // the copy was cancelled): nothing busy now means this thread is done.
-    if (busy == 0) break;
+    // IssueNew() fills every free buffer unless the work has run out, the
+    // copy was cancelled or the rate limit holds it back: nothing busy and
+    // nothing held back means this thread is done.
+    if (busy == 0 && throttleMs == 0) break;
     PollOnce();
   }
+}
+
+// ---------------------------------------------------------- the rate limit
+
+// A token bucket in bytes: refilled at cfg.rateLimit per second, holding at
+// most a burst of 50 ms (or one request), so a stall is not followed by a
+// long burst. Reads are allowed while it is not in debt; a read may take it
+// into debt, which the next reads wait out. Average rate = cfg.rateLimit.
+int Copier::RateWaitMs() {
+  std::lock_guard<std::mutex> lk(rateMu_);
+  auto now = Clock::now();
+  double rate = (double)cfg.rateLimit;
+  double burst = std::max<double>(cfg.requestSize, rate / 20);
+  rateTokens_ = std::min(burst, rateTokens_ + rate * std::chrono::duration<double>(now - rateLast_).count());
+  rateLast_ = now;
+  if (rateTokens_ >= 0) return 0;
+  return std::max(1, (int)(-rateTokens_ * 1000 / rate + 0.999));
+}
+
+void Copier::RateCharge(uint64_t n) {
+  std::lock_guard<std::mutex> lk(rateMu_);
+  rateTokens_ -= (double)n;
 }
 
 // --------------------------------------------------------------- the object
@@ -762,6 +795,8 @@ Copier::Copier(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Copier>(info),
   cfg.allocated = o.Get("allocated").ToBoolean();
   cfg.extents = o.Get("extents").ToBoolean();
   cfg.flush = o.Get("flush").ToBoolean();
+  Napi::Value rate = o.Get("rateLimit");
+  if (!rate.IsUndefined() && !GetU64(rate, "rateLimit", &cfg.rateLimit)) return;
   if (cfg.requestSize < 512 || cfg.requestSize > (32u << 20) || cfg.rangeSize < cfg.requestSize ||
       cfg.rangeSize % cfg.requestSize != 0 || cfg.rangeSize > (2ull << 30) ||
       (cfg.sparse && cfg.requestSize % cfg.sparse != 0)) {
@@ -953,6 +988,7 @@ bool Copier::OpenAll() {
 void Copier::Run() {
   auto t0 = Clock::now();
   bool ok = OpenAll();
+  rateLast_ = Clock::now();  // the bucket starts empty when the copy starts
   if (ok && !Cancelled()) {
     std::vector<CopyThread *> ts;
     std::vector<std::thread> threads;
@@ -1019,10 +1055,7 @@ void Copier::Run() {
     if (f.set()) {
       deferred_->Reject(MakeNbdError(env, f));
     } else if (cancelled) {
-      Napi::Error e = Napi::Error::New(env, "copy cancelled");
-      e.Set("code", "ABORT_ERR");
-      e.Set("name", "AbortError");
-      deferred_->Reject(e.Value());
+      deferred_->Reject(MakeOwnError(env, Addon::Get(env)->abortErrorCtor, "copy cancelled", "ABORT_ERR"));
     } else {
       Napi::Object r = Napi::Object::New(env);
       r.Set("size", Napi::Number::New(env, (double)size));

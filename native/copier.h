@@ -11,12 +11,19 @@
 // and zero extents are never read), and keeps up to `requests` commands in
 // flight with libnbd's nbd_aio_* calls, waiting in poll(2) on both sockets and
 // on an eventfd that cancel() signals.
+//
+// A rate limit (bytes read from the source per second) is one token bucket
+// per Copier, shared by its copy threads: a thread issues a read only while
+// the bucket is not in debt, and otherwise sleeps in its poll(2) until the
+// debt is paid, so cancel still wakes it at once. With no limit the bucket
+// is never touched.
 #pragma once
 
 #include <napi.h>
 #include <libnbd.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -45,6 +52,7 @@ struct CopyConfig {
   bool flush = false;
   unsigned retries = 0;
   int socketBuffer = 4 << 20;
+  uint64_t rateLimit = 0;  // source bytes read per second, 0 = unlimited
 };
 
 struct Conn;
@@ -74,6 +82,12 @@ class Copier : public Napi::ObjectWrap<Copier> {
   void Fail(NbdFailure f);
   bool Cancelled() const { return stop.load(std::memory_order_relaxed); }
 
+  // The rate limit's token bucket (only with cfg.rateLimit > 0).
+  // Milliseconds until the next read may be issued; 0 = now.
+  int RateWaitMs();
+  // Charge a read of n bytes (the bucket may go into debt).
+  void RateCharge(uint64_t n);
+
  private:
   Napi::Value Start(const Napi::CallbackInfo &info);
   Napi::Value Progress(const Napi::CallbackInfo &info);
@@ -84,6 +98,9 @@ class Copier : public Napi::ObjectWrap<Copier> {
   void Finish();
 
   std::mutex mu_;
+  std::mutex rateMu_;
+  double rateTokens_ = 0;  // bytes; negative = debt
+  std::chrono::steady_clock::time_point rateLast_{};
   NbdFailure failure_;
   bool cancelled_ = false;
   std::thread controller_;

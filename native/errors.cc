@@ -37,6 +37,13 @@ Napi::Value MakeNbdError(Napi::Env env, const NbdFailure &f) {
   return e.Value();
 }
 
+Napi::Value MakeOwnError(Napi::Env env, const Napi::FunctionReference &ctor, const std::string &message, const char *code) {
+  if (!ctor.IsEmpty()) return ctor.New({Napi::String::New(env, message)});
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", code);
+  return e.Value();
+}
+
 void ThrowNbdError(Napi::Env env, const NbdFailure &f) {
   Napi::Value e = MakeNbdError(env, f);
   if (!env.IsExceptionPending()) Napi::Error(env, e).ThrowAsJavaScriptException();

@@ -113,9 +113,8 @@ NbdHandle::~NbdHandle() { CloseHandle(true); }
 
 bool NbdHandle::CheckOpen(Napi::Env env, const char *op) {
   if (closed_ || !h_) {
-    Napi::Error e = Napi::Error::New(env, std::string(op) + ": the handle is closed");
-    e.Set("code", "ERR_NBD_CLOSED");
-    e.ThrowAsJavaScriptException();
+    Napi::Value e = MakeOwnError(env, Addon::Get(env)->closedErrorCtor, std::string(op) + ": the handle is closed", "ERR_NBD_CLOSED");
+    if (!env.IsExceptionPending()) Napi::Error(env, e).ThrowAsJavaScriptException();
     return false;
   }
   return true;

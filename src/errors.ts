@@ -3,15 +3,36 @@
 // kind by `code` or `name`, not instanceof (errors cross worker threads).
 import { getSystemErrorName } from 'node:util';
 
-export type ErrorCode =
-  | 'NBD_ERROR'
-  | 'PROCESS_ERROR'
-  | 'CONFIG_ERROR'
-  | 'USAGE_ERROR'
-  | 'STATE_ERROR'
-  | 'ABORT_ERR'
-  | 'INPUT_ERROR'
-  | 'UNKNOWN_ERROR';
+/** The one table of error codes; an NbdError's code is its errno's name ("EIO"). */
+export const ERROR_CODES = [
+  'NBD_ERROR',
+  'PROCESS_ERROR',
+  'CONFIG_ERROR',
+  'STATE_ERROR',
+  'ABORT_ERR',
+  'INPUT_ERROR',
+  'INSPECTION_ERROR',
+  'NO_OS',
+  'ERR_NBD_CLOSED',
+  'UNKNOWN_ERROR',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number] | `E${Uppercase<string>}`;
+
+/** A code from the table (or an errno name), else UNKNOWN_ERROR: codes that cross a thread stay typed. */
+export function errorCode(code: unknown): ErrorCode {
+  if (typeof code !== 'string') return 'UNKNOWN_ERROR';
+  if ((ERROR_CODES as readonly string[]).includes(code) || /^E[A-Z0-9]+$/.test(code)) return code as ErrorCode;
+  return 'UNKNOWN_ERROR';
+}
+
+/**
+ * Hostile text made safe for a one-line message: control characters
+ * (newlines included) escaped, and cut to `max` characters.
+ */
+export function oneLine(text: string, max = 300): string {
+  const s = text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => (c === '\n' ? '; ' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return s.length > max ? `${s.slice(0, max)}...` : s;
+}
 
 function setName(cls: { prototype: object }, name: string): void {
   Object.defineProperty(cls.prototype, 'name', { value: name, writable: true, enumerable: false, configurable: true });
@@ -19,14 +40,16 @@ function setName(cls: { prototype: object }, name: string): void {
 
 /** Base class of every error the engine raises on purpose. */
 export class EngineError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   /** Which step of the job failed ("copy", "input", ...), when known. */
   step?: string;
   /** Which disk the step was working on, when known. */
   disk?: string;
-  constructor(code: string, message: string, options?: ErrorOptions) {
+  /** The log of the step that failed, when it has one. */
+  log?: string;
+  constructor(code: ErrorCode | string, message: string, options?: ErrorOptions) {
     super(message, options);
-    this.code = code;
+    this.code = errorCode(code);
   }
 }
 setName(EngineError, 'EngineError');
@@ -118,6 +141,14 @@ export class StateError extends EngineError {
 }
 setName(StateError, 'StateError');
 
+/** A call on an NbdHandle after close(): misuse, not an I/O failure. */
+export class NbdClosedError extends EngineError {
+  constructor(message: string) {
+    super('ERR_NBD_CLOSED', message);
+  }
+}
+setName(NbdClosedError, 'NbdClosedError');
+
 /** The job was cancelled (Ctrl-C or an AbortSignal). */
 export class AbortError extends EngineError {
   constructor(message = 'the operation was cancelled', options?: ErrorOptions) {
@@ -128,4 +159,29 @@ setName(AbortError, 'AbortError');
 
 export function isAbortError(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ABORT_ERR';
+}
+
+/**
+ * A step of a job failed: the supervisor wraps the cause once, in one
+ * place, adding the step, the disk and the step's log. The code is the
+ * cause's (an abort stays ABORT_ERR); the message is the cause's, led by
+ * the step's name once.
+ */
+export class StepError extends EngineError {
+  constructor(where: { step: string; disk?: string | undefined; log?: string | undefined }, cause: unknown) {
+    const c = cause as Partial<EngineError> | undefined;
+    const text = cause instanceof Error ? cause.message : String(cause);
+    const own = text.startsWith(`${where.step}: `) ? text : `${where.step}: ${text}`;
+    super(errorCode(c?.code), own, { cause });
+    this.step = where.step;
+    const disk = where.disk ?? c?.disk;
+    if (disk !== undefined) this.disk = disk;
+    if (where.log !== undefined) this.log = where.log;
+  }
+}
+setName(StepError, 'StepError');
+
+/** The cause a StepError wraps, else the error itself. */
+export function rootCause(err: unknown): unknown {
+  return (err as { name?: unknown })?.name === 'StepError' ? (err as Error).cause : err;
 }

@@ -1,8 +1,16 @@
-// The engine's public surface, for services that embed it.
+// The engine's public surface, for services that embed it (re-exports only).
+export { createEngine, type Engine, type EngineOptions } from './engine/engine.js';
+export { optionsFromArgs } from './engine/from-args.js';
+export { JobOptions, InputOptions, NetworkMapOptions, OutputOptionsSchema as OutputOptions, parseJobOptions, type JobOptionsInput } from './engine/options.js';
+export type { StepApi, StepCallOptions } from './engine/step-api.js';
+export type { JobHooks, JobResult, JobSlots } from './supervisor/pipeline.js';
+export { JobEvent } from './protocol/events.js';
+export { StepName, type Step, type StepContext } from './steps/step.js';
+export { MetadataIn, MetadataOut, DiskIn, NicIn, GuestOs } from './metadata/schema.js';
 export { copy, type CopyRequest } from './copy/copy.js';
 export { CopyOptions, defaultConnections, type CopyOptionsInput } from './copy/options.js';
 export { parseEndpoint, parseOperands, type Endpoint } from './copy/endpoint.js';
-export type { CopyStats } from './protocol/messages.js';
+export { CopyStats } from './protocol/messages.js';
 export { NbdHandle, type Extent, nativeStats, libnbdVersion } from './nbd/handle.js';
 export * from './errors.js';
 export { startNbdkit, startQemuNbd, nbdUnixUri, type Server } from './process/server.js';

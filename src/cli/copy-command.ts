@@ -36,6 +36,7 @@ export function copyCommand(ctx: CliContext): Command {
     .addOption(new Option('--flush', 'flush the target at the end (the default)'))
     .addOption(new Option('--no-flush', 'do not flush the target at the end'))
     .addOption(new Option('--retries <n>', 'retry a failed read or write N times (default: 0)').argParser(int('--retries')))
+    .addOption(new Option('--rate-limit <bytes>', 'read at most BYTES per second from the source, such as 32M (default: no limit)').argParser(size('--rate-limit')))
     .addOption(new Option('-p, --progress <where>', 'progress: a bar on stderr, or =FD for lines on descriptor FD'))
     .addOption(new Option('--progress-format <format>', 'format of --progress=FD lines').choices(['percent', 'json']).default('percent'))
     .addOption(new Option('-T, --threads <n>', 'accepted for nbdcopy compatibility; one thread per connection').argParser(int('--threads')).hideHelp())
@@ -67,6 +68,7 @@ export function copyCommand(ctx: CliContext): Command {
             ...(o.retries !== undefined ? { retries: o.retries as number } : {}),
             ...(o.socketBuffer !== undefined ? { socketBuffer: o.socketBuffer as number } : {}),
             ...(o.rangeSize !== undefined ? { rangeSize: o.rangeSize as number } : {}),
+            ...(o.rateLimit !== undefined ? { rateLimit: o.rateLimit as number } : {}),
             targetIsZero: Boolean(o.targetIsZero || o.destinationIsZero),
             allocated: Boolean(o.allocated),
             extents: o.extents !== false,

@@ -6,11 +6,13 @@ import { Command, CommanderError, Option } from 'commander';
 import type { Piscina } from 'piscina';
 import { isAbortError, type EngineError } from '../errors.js';
 import type { LogConfig } from '../log/logger.js';
+import { runBatch } from './batch-command.js';
 import { copyCommand } from './copy-command.js';
 import type { CliContext } from './context.js';
 import { hideGroups } from './groups.js';
 import { runStep, STEP_COMMANDS } from './step-commands.js';
 import { runV2v } from './v2v-command.js';
+import { createEngine } from '../engine/engine.js';
 
 const SUBCOMMANDS = new Set(['copy']);
 
@@ -98,13 +100,18 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
     ...(opts.copyPool ? { copyPool: opts.copyPool } : {}),
   };
   program.addCommand(copyCommand(ctx).exitOverride().configureOutput(output));
+  const engine = createEngine();
   try {
+    if (argv[0] === 'batch') {
+      await runBatch(argv.slice(1), { signal: ac.signal, out: ctx.out, engine });
+      return 0;
+    }
     if (argv[0] !== undefined && STEP_COMMANDS.has(argv[0])) {
-      await runStep(argv, { signal: ac.signal, out: ctx.out });
+      await runStep(argv, { signal: ac.signal, out: ctx.out, steps: engine.steps });
       return 0;
     }
     if (!isSubcommand(argv)) {
-      await runV2v(argv, { signal: ac.signal, out: ctx.out });
+      await runV2v(argv, { signal: ac.signal, out: ctx.out, engine });
       return 0;
     }
     await program.parseAsync(normalise(words), { from: 'user' });
@@ -116,6 +123,7 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
     process.stderr.write(`v2v: ${describeError(err)}\n`);
     return 1;
   } finally {
+    await engine.close();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
   }

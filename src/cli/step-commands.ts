@@ -14,31 +14,11 @@
 // in DIR); `cleanup` stops them, removes an unfinished output's partial
 // disks and the work dir. Each step logs to DIR/STEP.log. A failing step
 // undoes what it started itself: DIR is as it was, but for that step's log.
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
-import { actorLogger, createLogger } from '../log/logger.js';
-import type { DiskIn } from '../metadata/schema.js';
-import { nbdUnixUri, type Server } from '../process/server.js';
-import { cleanupWorkDir } from '../steps/cleanup.js';
-import { convertGuest } from '../steps/convert/convert.js';
-import { inputDisk, writeMetadataIn } from '../steps/input/disk.js';
-import { serveSource } from '../steps/input/serve.js';
-import { readSource, type SourceInputType } from '../steps/input/source-input.js';
-import { checkOutputOptions, outputAbort, outputFinalize, outputSetup, readOutputState, resumeOutput, type OutputOptions } from '../steps/output/output.js';
-import { unconvertedMetadata } from '../metadata/schema.js';
-import {
-  createWorkDir,
-  createWorkDirAt,
-  existingWorkDir,
-  readMetadataIn,
-  readMetadataOut,
-  writeJson,
-  type WorkDir,
-} from '../workdir/workdir.js';
-import { parseV2vArgs, type V2vArgs } from './v2v-args.js';
-import { inputTransport, type V2vContext } from './v2v-command.js';
+import { commandLine } from '../engine/from-args.js';
+import { parseV2vArgs, type V2vArgs } from '../engine/command-line.js';
+import type { StepApi } from '../engine/step-api.js';
+import type { V2vContext } from './v2v-command.js';
 
 export const STEP_COMMANDS = new Set(['input', 'convert', 'output', 'cleanup']);
 
@@ -51,10 +31,6 @@ export const STEPS_USAGE = `Steps on a work dir (each a subcommand):
   v2v output finalize DIR
   v2v cleanup DIR      stops the servers, removes unfinished output and DIR
 `;
-
-function stepLog(w: WorkDir, step: string): Logger {
-  return actorLogger(createLogger({ level: 'debug', file: path.join(w.path, `${step}.log`) }), { actor: step, step });
-}
 
 /** Split "--workdir DIR" off a virt-v2v style command line. */
 function takeWorkdir(argv: string[]): { workdir?: string; rest: string[] } {
@@ -106,128 +82,55 @@ function only(step: string, a: V2vArgs, allowed: (keyof V2vArgs)[]): void {
   }
 }
 
-async function stepInput(argv: string[], ctx: V2vContext): Promise<void> {
-  const { workdir: at, rest } = takeWorkdir(argv);
-  const a = parseV2vArgs(rest);
-  only('input', a, ['inputType', 'inputFormat', 'inputTransport', 'inputPasswordFile', 'outputName']);
-  if (!['disk', 'libvirtxml', 'vmx', 'ova'].includes(a.inputType)) {
-    throw new ConfigError(`input: -i ${a.inputType}: input type not supported (supported: -i disk, -i libvirtxml, -i vmx, -i ova)`);
-  }
-  if (a.files.length === 0) throw new ConfigError(`input: -i ${a.inputType}: no ${a.inputType === 'disk' ? 'disk image' : 'file'} given`);
-  if (a.inputType === 'disk') return stepInputDisk(a, at, ctx);
-  if (a.files.length > 1) throw new ConfigError(`input: -i ${a.inputType}: expected one file, got ${a.files.length}`);
-  if (a.inputFormat) throw new ConfigError(`input: -if: only for -i disk`);
-  const transport = await inputTransport(a.inputType, a.files[0]!, a.inputTransport, a.inputPasswordFile);
-  const w = at ? await createWorkDirAt(at) : await createWorkDir();
-  const log = stepLog(w, 'input');
-  const started: Server[] = [];
-  try {
-    // A gzip OVA unpacks inside the work dir: its servers read it there
-    // until `v2v cleanup` removes the dir.
-    const source = await readSource(
-      { type: a.inputType as SourceInputType, file: a.files[0]!, network: { bridges: a.bridges, networks: a.networks, macs: a.macs }, ...transport },
-      log,
-      ctx.signal,
-      w.path,
-    );
-    const disks: DiskIn[] = [];
-    for (const [index, d] of source.disks.entries()) {
-      const s = await serveSource({ index, ...d }, { workdir: w, log, signal: ctx.signal, detach: true });
-      started.push(s.server, ...s.fronts);
-      disks.push({ ...s.disk, bus: d.bus });
-    }
-    for (const m of source.warnings) ctx.out(`v2v: warning: ${m}\n`);
-    await writeMetadataIn(w, { ...source.fields, ...(a.outputName ? { name: a.outputName } : {}) }, disks);
-  } catch (err) {
-    await Promise.all(started.map((s) => s.stop()));
-    await w.remove();
-    throw err;
-  }
-  ctx.out(`${w.path}\n`);
+async function stepInput(argv: string[], ctx: StepCtx): Promise<void> {
+  const { workdir, rest } = takeWorkdir(argv);
+  only('input', parseV2vArgs(rest), ['inputType', 'inputFormat', 'inputTransport', 'inputPasswordFile', 'outputName']);
+  // The same options as `v2v -i ... --print-source`: one parse, one plan.
+  const { raw } = commandLine([...rest, '--print-source']);
+  const r = await ctx.steps.input(raw, { signal: ctx.signal, onWarning: warn(ctx), ...(workdir ? { workdir } : {}) });
+  ctx.out(`${r.workdir}\n`);
 }
 
-async function stepInputDisk(a: V2vArgs, at: string | undefined, ctx: V2vContext): Promise<void> {
-  const w = at ? await createWorkDirAt(at) : await createWorkDir();
-  try {
-    await inputDisk({
-      files: a.files,
-      ...(a.inputFormat ? { format: a.inputFormat } : {}),
-      ...(a.outputName ? { name: a.outputName } : {}),
-      workdir: w,
-      log: stepLog(w, 'input'),
-      signal: ctx.signal,
-      detach: true,
-    });
-  } catch (err) {
-    await w.remove();
-    throw err;
-  }
-  ctx.out(`${w.path}\n`);
-}
+const warn = (ctx: V2vContext) => (m: string) => ctx.out(`v2v: warning: ${m}\n`);
 
-async function stepConvert(argv: string[], ctx: V2vContext): Promise<void> {
+async function stepConvert(argv: string[], ctx: StepCtx): Promise<void> {
   const { dir, args } = takeDir('convert', argv);
   only('convert', args, ['noConvert', 'outputName']);
-  const w = await existingWorkDir(dir);
-  const meta = await readMetadataIn(w);
-  const log = stepLog(w, 'convert');
-  const name = args.outputName ?? meta.name;
-  if (args.noConvert) {
-    const out = unconvertedMetadata(meta, name);
-    await writeJson(w.metadataOut, out);
-    log.info({ metadataOut: out }, 'metadata.out written (--no-convert)');
-    return;
-  }
-  await convertGuest({ workdir: w, metadata: meta, name, log, signal: ctx.signal, onWarning: (m) => ctx.out(`v2v: warning: ${m}\n`) });
+  await ctx.steps.convert(dir, { signal: ctx.signal, onWarning: warn(ctx), noConvert: args.noConvert, ...(args.outputName ? { name: args.outputName } : {}) });
 }
 
-async function stepOutput(argv: string[], ctx: V2vContext): Promise<void> {
+async function stepOutput(argv: string[], ctx: StepCtx): Promise<void> {
   const [verb, ...rest] = argv;
   if (verb !== 'setup' && verb !== 'finalize') throw new ConfigError('output: expected "setup" or "finalize" (v2v output setup|finalize DIR ...)');
   const { dir, args } = takeDir(`output ${verb}`, rest);
-  const w = await existingWorkDir(dir);
-  const log = stepLog(w, `output-${verb}`);
-  if (!existsSync(w.metadataOut)) throw new ConfigError(`output ${verb}: ${w.path}: no metadata.out yet: run v2v convert ${dir} first`);
-  const meta = await readMetadataOut(w);
-  if (verb === 'setup') {
-    only('output setup', args, ['outputType', 'outputStorage', 'outputFormat', 'outputName']);
-    if (!['local', 'qemu', 'null'].includes(args.outputType)) {
-      throw new ConfigError(`output setup: -o ${args.outputType}: output type not supported (supported: -o local, -o qemu, -o null)`);
-    }
-    if (await readOutputState(w)) throw new ConfigError(`output setup: ${w.path}: output setup has run here already`);
-    const o: OutputOptions = {
-      type: args.outputType as OutputOptions['type'],
-      ...(args.outputStorage ? { storage: args.outputStorage } : {}),
-      format: args.outputFormat,
-      allocation: args.outputAllocation,
-      name: args.outputName ?? meta.name,
-      detach: true,
-    };
-    checkOutputOptions(o);
-    const onAbort = () => void outputAbort(o, undefined, log);
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      const setup = await outputSetup(meta, o, w, log);
-      for (const t of setup.targets) ctx.out(`${nbdUnixUri(w.inSocket(t.index))} ${t.uri}\n`);
-    } finally {
-      ctx.signal.removeEventListener('abort', onAbort);
-    }
+  if (verb === 'finalize') {
+    only('output finalize', args, []);
+    for (const f of await ctx.steps.outputFinalize(dir, { signal: ctx.signal })) ctx.out(`${f}\n`);
     return;
   }
-  only('output finalize', args, []);
-  if (!(await readOutputState(w))) throw new ConfigError(`output finalize: ${w.path}: output setup has not run here: run v2v output setup ${dir} first`);
-  const { options, setup } = await resumeOutput(w);
-  const files = await outputFinalize(meta, options, setup, log);
-  for (const f of files) ctx.out(`${f}\n`);
+  only('output setup', args, ['outputType', 'outputStorage', 'outputFormat', 'outputName']);
+  if (!['local', 'qemu', 'null'].includes(args.outputType)) {
+    throw new ConfigError(`output setup: -o ${args.outputType}: output type not supported (supported: -o local, -o qemu, -o null)`);
+  }
+  const output = {
+    type: args.outputType as 'local' | 'qemu' | 'null',
+    ...(args.outputStorage ? { storage: args.outputStorage } : {}),
+    format: args.outputFormat,
+    allocation: args.outputAllocation,
+    ...(args.outputName ? { name: args.outputName } : {}),
+  };
+  for (const p of await ctx.steps.outputSetup(dir, output, { signal: ctx.signal })) ctx.out(`${p.source} ${p.target}\n`);
 }
 
-async function stepCleanup(argv: string[]): Promise<void> {
+async function stepCleanup(argv: string[], ctx: StepCtx): Promise<void> {
   const { dir, args } = takeDir('cleanup', argv);
   only('cleanup', args, []);
-  await cleanupWorkDir(await existingWorkDir(dir));
+  await ctx.steps.cleanup(dir, { signal: ctx.signal });
 }
 
-export async function runStep(argv: string[], ctx: V2vContext): Promise<void> {
+type StepCtx = V2vContext & { steps: StepApi };
+
+export async function runStep(argv: string[], ctx: StepCtx): Promise<void> {
   const [cmd, ...rest] = argv;
   if (rest.includes('--help') || rest.includes('-h')) {
     ctx.out(STEPS_USAGE);
@@ -241,7 +144,7 @@ export async function runStep(argv: string[], ctx: V2vContext): Promise<void> {
     case 'output':
       return stepOutput(rest, ctx);
     case 'cleanup':
-      return stepCleanup(rest);
+      return stepCleanup(rest, ctx);
     default:
       throw new ConfigError(`unknown step ${String(cmd)}`);
   }

@@ -5,7 +5,7 @@
 import { rm } from 'node:fs/promises';
 import type { Piscina } from 'piscina';
 import { ConfigError } from '../errors.js';
-import { LogConfig, actorLogger, createLogger } from '../log/logger.js';
+import { LogConfig, actorLogger, closeLogger, createLogger } from '../log/logger.js';
 import type { CopyStats } from '../protocol/messages.js';
 import { createPool } from '../workers/pool.js';
 import { runCopyJob } from './copy-job.js';
@@ -57,6 +57,10 @@ export async function copy(req: CopyRequest): Promise<CopyStats> {
     }
     throw err;
   } finally {
-    if (!req.pool) await pool.destroy();
+    try {
+      if (!req.pool) await pool.destroy();
+    } finally {
+      closeLogger(log);
+    }
   }
 }

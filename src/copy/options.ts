@@ -69,6 +69,13 @@ export const CopyOptions = z
       .max(64 * MiB)
       .default(4 * MiB)
       .describe('SO_SNDBUF/SO_RCVBUF of each NBD socket in bytes; 0 = system default (default: 4 MiB)'),
+    rateLimit: z
+      .number()
+      .int()
+      .min(0)
+      .max(Number.MAX_SAFE_INTEGER)
+      .default(0)
+      .describe('read at most this many bytes per second from the source; 0 = no limit (default: 0)'),
   })
   .superRefine((o, ctx) => {
     // Cross-field checks only against a valid requestSize: a bad one is

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { NbdError, type NbdErrorFields } from '../errors.js';
+import { AbortError, NbdClosedError, NbdError, type NbdErrorFields } from '../errors.js';
 
 export interface BlockStatusReply {
   context: string;
@@ -61,6 +61,8 @@ export interface NativeCopyConfig {
   sparse: number;
   retries: number;
   socketBuffer: number;
+  /** Source bytes read per second; 0 or absent = no limit. */
+  rateLimit?: number;
   targetIsZero: boolean;
   allocated: boolean;
   extents: boolean;
@@ -90,7 +92,11 @@ export interface NativeCopier {
 interface Addon {
   NbdHandle: new (name?: string) => NativeNbdHandle;
   Copier: new (config: NativeCopyConfig) => NativeCopier;
-  initialize(classes: { NbdError: new (message: string, fields: NbdErrorFields) => Error }): void;
+  initialize(classes: {
+    NbdError: new (message: string, fields: NbdErrorFields) => Error;
+    AbortError: new (message: string) => Error;
+    NbdClosedError: new (message: string) => Error;
+  }): void;
   stats(): { handles: number; copiers: number };
   libnbdVersion: string;
 }
@@ -111,4 +117,4 @@ function locate(): string {
 
 const requireNative = createRequire(import.meta.url);
 export const addon = requireNative(locate()) as Addon;
-addon.initialize({ NbdError });
+addon.initialize({ NbdError, AbortError, NbdClosedError });

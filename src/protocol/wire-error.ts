@@ -10,6 +10,8 @@ import {
   NbdError,
   ProcessError,
   StateError,
+  StepError,
+  NbdClosedError,
 } from '../errors.js';
 
 export interface WireError {
@@ -23,6 +25,7 @@ export interface WireError {
   offset?: number | undefined;
   step?: string | undefined;
   disk?: string | undefined;
+  log?: string | undefined;
   command?: string | undefined;
   exitCode?: number | undefined;
   signal?: string | undefined;
@@ -43,6 +46,7 @@ export const WireError: z.ZodType<WireError> = z.lazy(() =>
     offset: z.number().optional(),
     step: z.string().optional(),
     disk: z.string().optional(),
+    log: z.string().optional(),
     command: z.string().optional(),
     exitCode: z.number().int().optional(),
     signal: z.string().optional(),
@@ -78,49 +82,55 @@ export function toWireError(err: unknown, depth = 0): WireError {
   }
   if (e.step !== undefined) out.step = e.step;
   if (e.disk !== undefined) out.disk = e.disk;
+  if (e.log !== undefined) out.log = e.log;
   if (e.cause !== undefined && depth < 4) out.cause = toWireError(e.cause, depth + 1);
   return out;
 }
 
+type Rebuild = (w: WireError, cause: { cause: Error } | undefined) => Error;
+
+/** How each of our classes is rebuilt: one entry per class, the shared fields copied after. */
+const REBUILD: Record<string, Rebuild> = {
+  NbdError: (w) =>
+    new NbdError(w.detail ?? w.message, {
+      op: w.op ?? 'unknown',
+      errno: w.errno ?? 0,
+      ...(w.endpoint !== undefined ? { endpoint: w.endpoint } : {}),
+      ...(w.offset !== undefined ? { offset: w.offset } : {}),
+    }),
+  ProcessError: (w) =>
+    new ProcessError(w.message, {
+      command: w.command ?? '',
+      ...(w.exitCode !== undefined ? { exitCode: w.exitCode } : {}),
+      ...(w.signal !== undefined ? { signal: w.signal } : {}),
+      ...(w.stderrTail !== undefined ? { stderrTail: w.stderrTail } : {}),
+    }),
+  AbortError: (w, cause) => new AbortError(w.message, cause),
+  ConfigError: (w, cause) => new ConfigError(w.message, cause),
+  InputError: (w, cause) => new InputError(w.message, cause),
+  StateError: (w) => new StateError(w.message),
+  NbdClosedError: (w) => new NbdClosedError(w.message),
+  StepError: (w, cause) => {
+    const e = new StepError({ step: w.step ?? 'job' }, cause?.cause ?? w.message);
+    e.message = w.message;
+    return e;
+  },
+};
+
 export function fromWireError(w: WireError): Error {
-  let err: Error;
   const cause = w.cause ? { cause: fromWireError(w.cause) } : undefined;
-  switch (w.name) {
-    case 'NbdError':
-      err = new NbdError(w.detail ?? w.message, {
-        op: w.op ?? 'unknown',
-        errno: w.errno ?? 0,
-        ...(w.endpoint !== undefined ? { endpoint: w.endpoint } : {}),
-        ...(w.offset !== undefined ? { offset: w.offset } : {}),
-      });
-      break;
-    case 'ProcessError':
-      err = new ProcessError(w.message, {
-        command: w.command ?? '',
-        ...(w.exitCode !== undefined ? { exitCode: w.exitCode } : {}),
-        ...(w.signal !== undefined ? { signal: w.signal } : {}),
-        ...(w.stderrTail !== undefined ? { stderrTail: w.stderrTail } : {}),
-      });
-      break;
-    case 'AbortError':
-      err = new AbortError(w.message, cause);
-      break;
-    case 'ConfigError':
-      err = new ConfigError(w.message, cause);
-      break;
-    case 'InputError':
-      err = new InputError(w.message, cause);
-      break;
-    case 'StateError':
-      err = new StateError(w.message);
-      break;
-    default:
-      err = new EngineError(w.code, w.message, cause);
-      Object.defineProperty(err, 'name', { value: w.name, enumerable: false, configurable: true, writable: true });
+  const rebuild = REBUILD[w.name];
+  let err: Error;
+  if (rebuild) err = rebuild(w, cause);
+  else {
+    err = new EngineError(w.code, w.message, cause);
+    Object.defineProperty(err, 'name', { value: w.name, enumerable: false, configurable: true, writable: true });
   }
   if (cause && err.cause === undefined) err.cause = cause.cause;
   if (w.stack) err.stack = w.stack;
-  if (w.step !== undefined) (err as EngineError).step = w.step;
-  if (w.disk !== undefined) (err as EngineError).disk = w.disk;
+  const e = err as EngineError;
+  if (w.step !== undefined) e.step = w.step;
+  if (w.disk !== undefined) e.disk = w.disk;
+  if (w.log !== undefined) e.log = w.log;
   return err;
 }

@@ -1,97 +1,85 @@
-// The coordinator's handle on one step actor (workers/step-worker.ts): the
-// task runs on a pool thread; messages go both ways over a MessageChannel,
-// zod-checked on arrival; the task's result is parsed and a failure rebuilt
-// as the typed error it was. If an actor does not finish within graceMs of
+// The coordinator's handle on one step actor (src/workers/step-worker.ts):
+// the task runs on a pool thread; messages go both ways over a
+// MessageChannel, zod-checked on arrival; the task's result is parsed and a
+// failure rebuilt as the typed error it was (the pipeline wraps it with the
+// step and disk, in one place). If an actor does not end within graceMs of
 // being cancelled, its thread is terminated (its servers go with it: they
 // were started with --exit-with-parent from that thread).
 import { MessageChannel } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
-import { AbortError, type EngineError } from '../errors.js';
+import { AbortError } from '../errors.js';
 import { fromWireError } from '../protocol/wire-error.js';
 import {
-  FromStepActor,
-  StepResult,
-  type StepDone,
-  type StepTaskBody,
-  type ToStepActor,
+  ActorResult,
+  FromActor,
+  type ActorDone,
+  type ActorReady,
+  type ActorStartBody,
+  type ToActor,
 } from '../protocol/step-messages.js';
 
-type Msg = FromStepActor;
+type Distribute<T> = T extends unknown ? Omit<T, 'type' | 'jobId' | 'actorId'> : never;
 
 export interface Actor {
-  /** The next message of this type from the actor; rejects if the task ends first. */
-  expect<T extends Msg['type']>(type: T): Promise<Extract<Msg, { type: T }>>;
-  send(m: ToStepActor): void;
+  readonly id: string;
+  /** The step's output once it holds what it made (input, output setup); rejects if the task ends first. */
+  readonly ready: Promise<ActorReady['output']>;
+  /** The task's end: its ActorDone, or its error. */
+  readonly done: Promise<ActorDone>;
+  send(m: Distribute<ToActor>): void;
   /** Ask it to stop and undo; terminate the thread if it has not ended after graceMs. */
   cancel(graceMs?: number): void;
-  /** The task's end: its StepDone, or its error (step and disk kept). */
-  readonly done: Promise<StepDone>;
 }
 
-export function startActor(
-  pool: Piscina,
-  task: StepTaskBody,
-  tags: { step: string; disk?: string },
-  onWarning?: (message: string) => void,
-): Actor {
-  // Warnings come with the result (a port message sent just before it could
-  // arrive after the port is closed).
+export function startActor(pool: Piscina, body: ActorStartBody, onWarning?: (message: string) => void): Actor {
   const { port1, port2 } = new MessageChannel();
   const terminate = new AbortController();
-  const inbox: Msg[] = [];
-  const waiting: { type: string; resolve: (m: Msg) => void; reject: (e: unknown) => void }[] = [];
-  let ended: unknown;
-  port1.on('message', (raw: unknown) => {
-    const m = FromStepActor.parse(raw);
-    const i = waiting.findIndex((w) => w.type === m.type);
-    if (i >= 0) waiting.splice(i, 1)[0]!.resolve(m);
-    else inbox.push(m);
+  const ids = { jobId: body.jobId, actorId: body.actorId };
+  let ended = false;
+  let readyResolve!: (o: ActorReady['output']) => void;
+  let readyReject!: (e: unknown) => void;
+  const ready = new Promise<ActorReady['output']>((resolve, reject) => {
+    readyResolve = resolve;
+    readyReject = reject;
   });
-  const done = (async (): Promise<StepDone> => {
+  ready.catch(() => {}); // observed by whoever waits for it
+  port1.on('message', (raw: unknown) => readyResolve(FromActor.parse(raw).output));
+  const done = (async (): Promise<ActorDone> => {
     try {
       let raw: unknown;
       try {
-        raw = await pool.run({ ...task, port: port2 }, { transferList: [port2] as never, signal: terminate.signal });
+        raw = await pool.run({ ...body, type: 'actor.start', port: port2 }, { transferList: [port2] as never, signal: terminate.signal });
       } catch (err) {
-        if (terminate.signal.aborted) throw new AbortError(`${tags.step}: cancelled (the actor was terminated)`);
+        if (terminate.signal.aborted) throw new AbortError(`${body.step}: cancelled (the actor was terminated)`);
         throw err;
       }
-      const r = StepResult.parse(raw);
-      if (r.type === 'step.failed') {
-        const err = fromWireError(r.error) as EngineError;
-        err.step ??= tags.step;
-        if (tags.disk) err.disk ??= tags.disk;
-        throw err;
-      }
-      for (const w of r.warnings ?? []) onWarning?.(w);
+      const r = ActorResult.parse(raw);
+      for (const w of r.warnings) onWarning?.(w);
+      if (r.type === 'actor.failed') throw fromWireError(r.error);
       return r;
     } catch (err) {
-      ended = err;
+      readyReject(err);
       throw err;
     } finally {
-      ended ??= new AbortError(`${tags.step}: the actor ended`);
-      for (const w of waiting.splice(0)) w.reject(ended);
+      ended = true;
+      readyReject(new AbortError(`${body.step}: the actor ended`));
       port1.close();
     }
   })();
-  done.catch(() => {}); // observed through expect() or awaited by the owner
+  done.catch(() => {}); // awaited by the owner
   let graceTimer: NodeJS.Timeout | undefined;
   void done.finally(() => clearTimeout(graceTimer)).catch(() => {});
   return {
-    expect<T extends Msg['type']>(type: T) {
-      const i = inbox.findIndex((m) => m.type === type);
-      if (i >= 0) return Promise.resolve(inbox.splice(i, 1)[0] as Extract<Msg, { type: T }>);
-      if (ended) return Promise.reject(ended);
-      return new Promise((resolve, reject) => waiting.push({ type, resolve: resolve as (m: Msg) => void, reject }));
-    },
+    id: body.actorId,
+    ready,
+    done,
     send(m) {
-      if (!ended) port1.postMessage(m);
+      if (!ended) port1.postMessage({ ...m, ...ids });
     },
     cancel(graceMs = 3000) {
       if (ended) return;
-      port1.postMessage({ type: 'step.cancel' } satisfies ToStepActor);
+      port1.postMessage({ type: 'actor.cancel', ...ids } satisfies ToActor);
       graceTimer ??= setTimeout(() => terminate.abort(), graceMs);
     },
-    done,
   };
 }

@@ -4,7 +4,7 @@
 import { threadId } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { addon } from '../nbd/binding.js';
-import { actorLogger, createLogger } from '../log/logger.js';
+import { actorLogger, closeLogger, createLogger } from '../log/logger.js';
 import {
   CopyStart,
   ToCopyWorker,
@@ -17,11 +17,13 @@ import {
 export default async function copyTask(raw: unknown): Promise<CopyDone | CopyFailed> {
   let jobId = 'unknown';
   let log: Logger | undefined;
+  let root: Logger | undefined;
   try {
     const task = CopyStart.parse(raw);
     jobId = task.jobId;
     const port = task.port;
-    log = actorLogger(createLogger(task.log), { actor: 'copy', step: 'copy', disk: task.disk, jobId }).child({
+    root = createLogger(task.log);
+    log = actorLogger(root, { actor: 'copy', step: 'copy', disk: task.disk, jobId }).child({
       thread: threadId,
     });
     const o = task.options;
@@ -57,5 +59,7 @@ export default async function copyTask(raw: unknown): Promise<CopyDone | CopyFai
   } catch (err) {
     log?.error({ err }, 'copy failed');
     return copyFailed(jobId, err);
+  } finally {
+    if (root) closeLogger(root);
   }
 }

@@ -1,141 +1,126 @@
-// The step actors (protocol/step-messages.ts): input (one per overlay),
-// convert, output. Each is one piscina task on its own thread, and owns the
-// processes it starts: nbdkit's --exit-with-parent ties a server to the
-// thread that started it, so an actor keeps its thread until its servers are
-// stopped. Every task ends with a StepDone or StepFailed, never a throw.
+// The step actors: a handler table over the one step contract
+// (src/steps/step.ts). Each actor is one piscina task on its own thread that
+// runs one step (input: one per disk; convert; output setup, then output
+// finalize on what it holds) and owns the processes the step starts:
+// nbdkit's --exit-with-parent ties a server to the thread that started it,
+// so an actor that holds servers keeps its thread until it lets them go.
+// Its messages are handled one at a time, each checked against the actor's
+// status in one place (permitted()). Every task ends with ActorDone or
+// ActorFailed, never a throw.
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
-import { AbortError } from '../errors.js';
-import { actorLogger, createLogger } from '../log/logger.js';
-import type { MetadataOut } from '../metadata/schema.js';
+import { StateError } from '../errors.js';
+import { actorLogger, closeLogger, createLogger } from '../log/logger.js';
 import {
-  InputServe,
-  StepTask,
-  ToStepActor,
-  stepFailed,
-  type FromStepActor,
-  type StepDone,
-  type StepFailed,
-  type ToStepActor as ToStepActorMsg,
+  ActorStart,
+  PERMITTED,
+  ToActor,
+  actorFailed,
+  type ActorDone,
+  type ActorFailed,
+  type ActorReady,
+  type ActorStatus,
+  type FromActor,
 } from '../protocol/step-messages.js';
-import { unconvertedMetadata } from '../metadata/schema.js';
-import { convertGuest } from '../steps/convert/convert.js';
-import { serveSource } from '../steps/input/serve.js';
-import { outputAbort, outputFinalize, outputSetup, type OutputOptions } from '../steps/output/output.js';
-import { openWorkDir, writeJson } from '../workdir/workdir.js';
+import { convertStep } from '../steps/convert/step.js';
+import { inputStep } from '../steps/input/step.js';
+import type { OutputSetup } from '../steps/output/output.js';
+import { outputFinalizeStep, outputSetupStep } from '../steps/output/step.js';
+import type { Step, StepContext } from '../steps/step.js';
+import { openWorkDir } from '../workdir/workdir.js';
+import { formatZodError } from '../util/zod.js';
+import { mailbox } from './mailbox.js';
 
-type InputServeTask = z.output<typeof InputServe>;
+type Start = ActorStart extends infer T ? (T extends unknown ? Omit<T, 'port'> : never) : never;
+type StartOf<K extends Start['step']> = Extract<Start, { step: K }>;
 
-
-interface Inbox {
-  next: () => Promise<ToStepActorMsg>;
-  cancelled: AbortSignal;
+/** What an actor kind does: its step, and what of the step's output crosses back. */
+interface Handler<K extends Start['step'], O> {
+  step: Step<StartOf<K>['input'] & Record<string, unknown>, O> | Step<never, O>;
+  run(ctx: StepContext, input: StartOf<K>['input']): Promise<O>;
+  /** Held output: posted as actor.ready; else the output is the task's result. */
+  ready?(output: O): ActorReady['output'];
+  done?(output: O): ActorDone['output'];
 }
 
-/** The coordinator's messages on PORT, one at a time. */
-function inbox(port: MessagePort, log: Logger): Inbox {
-  const queue: ToStepActorMsg[] = [];
-  const waiting: ((m: ToStepActorMsg) => void)[] = [];
-  const cancel = new AbortController();
-  port.on('message', (raw: unknown) => {
-    const m = ToStepActor.safeParse(raw);
-    if (!m.success) {
-      log.warn({ message: raw }, 'ignored a malformed message');
-      return;
-    }
-    if (m.data.type === 'step.cancel') cancel.abort();
-    const w = waiting.shift();
-    if (w) w(m.data);
-    else queue.push(m.data);
-  });
-  return {
-    next: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((r) => waiting.push(r))),
-    cancelled: cancel.signal,
-  };
+const handlers: { [K in Start['step']]: Handler<K, never> | Handler<K, any> } = {
+  input: {
+    step: inputStep,
+    run: (ctx, input) => inputStep.run(ctx, input),
+    ready: (s: Awaited<ReturnType<typeof inputStep.run>>) => ({ disk: s.disk, pid: s.server.pid, command: s.server.command }),
+  },
+  convert: {
+    step: convertStep,
+    run: (ctx, input) => convertStep.run(ctx, input),
+    done: (m: Awaited<ReturnType<typeof convertStep.run>>) => m,
+  },
+  'output-setup': {
+    step: outputSetupStep,
+    run: (ctx, input) => outputSetupStep.run(ctx, { metadata: input.metadata, options: input.options }),
+    ready: (s: OutputSetup) => ({ targets: s.targets }),
+  },
+};
+
+/** The one place a message is checked against the actor's status (G3). */
+function permitted(type: ToActor['type'], status: ActorStatus): void {
+  const ok = PERMITTED[type];
+  if (!ok.includes(status)) throw new StateError(`${type}: invalid state: ${status}: the actor must be ${ok.join(' or ')}`);
 }
 
-function post(port: MessagePort, m: FromStepActor): void {
-  port.postMessage(m);
-}
-
-/** The input actor: its disk made ready (steps/input/serve.ts), reported, served until told to stop. */
-async function serveInput(task: InputServeTask, log: Logger, box: Inbox): Promise<void> {
-  const { server, fronts, disk } = await serveSource(task, { workdir: openWorkDir(task.workdir), log, signal: box.cancelled });
-  try {
-    post(task.port, { type: 'input.ready', disk, pid: server.pid, command: server.command });
-    await box.next(); // finish or cancel: either way the overlay goes
-  } finally {
-    await server.stop();
-    await Promise.all(fronts.map((f) => f.stop()));
-  }
-  log.info('overlay stopped');
-}
-
-export default async function stepTask(raw: unknown): Promise<StepDone | StepFailed> {
-  let jobId = 'unknown';
-  let log: Logger | undefined;
+export default async function stepTask(raw: unknown): Promise<ActorDone | ActorFailed> {
+  const ids = { jobId: 'unknown', actorId: 'unknown' };
+  let step: string = 'unknown';
+  let root: Logger | undefined;
   let port: MessagePort | undefined;
+  const warnings: string[] = [];
   try {
-    const task = StepTask.parse(raw);
-    jobId = task.jobId;
+    const parsed = ActorStart.safeParse(raw);
+    if (!parsed.success) throw new StateError(`actor.start: ${formatZodError(parsed.error)}`);
+    const task = parsed.data;
+    Object.assign(ids, { jobId: task.jobId, actorId: task.actorId });
+    step = task.step;
     port = task.port;
-    const workdir = openWorkDir(task.workdir);
-    const actor = task.type === 'input.serve' ? 'input' : task.type === 'convert.run' ? 'convert' : 'output';
-    const disk = task.type === 'input.serve' ? `in${task.index}` : undefined;
-    log = actorLogger(createLogger(task.log), { actor, step: actor, ...(disk ? { disk } : {}), jobId }).child({ thread: threadId });
-    const box = inbox(task.port, log);
-
-    switch (task.type) {
-      case 'input.serve':
-        await serveInput(task, log, box);
-        return { type: 'step.done', jobId };
-      case 'convert.run': {
-        let out: MetadataOut;
-        const warnings: string[] = [];
-        if (task.noConvert) {
-          // --no-convert: the guest is already at home on KVM.
-          out = unconvertedMetadata(task.metadata, task.name);
-          await writeJson(workdir.metadataOut, out);
-          log.info({ metadataOut: out }, 'metadata.out written');
-        } else {
-          out = await convertGuest({
-            workdir,
-            metadata: task.metadata,
-            name: task.name,
-            log,
-            signal: box.cancelled,
-            onWarning: (message) => warnings.push(message),
-          });
-        }
-        if (box.cancelled.aborted) throw new AbortError('convert: cancelled');
-        return { type: 'step.done', jobId, metadataOut: out, warnings };
+    root = createLogger(task.log);
+    const log = actorLogger(root, { actor: task.actorId, step: task.step, ...(task.disk ? { disk: task.disk } : {}), jobId: task.jobId }).child({ thread: threadId });
+    let status: ActorStatus = 'running';
+    const box = mailbox(task.port, ToActor, log);
+    const ctx: StepContext = { workdir: openWorkDir(task.workdir), log, signal: box.cancelled, warn: (m) => warnings.push(m), detach: false };
+    const h = handlers[task.step] as Handler<typeof task.step, unknown>;
+    let held: unknown;
+    try {
+      held = await h.run(ctx, task.input as never);
+    } catch (err) {
+      await h.step.undo?.(ctx, undefined);
+      throw err;
+    }
+    if (!h.ready) return { type: 'actor.done', ...ids, step: task.step, output: h.done?.(held), warnings };
+    status = 'holding';
+    task.port.postMessage({ type: 'actor.ready', ...ids, step: task.step, output: h.ready(held) } as FromActor);
+    for (;;) {
+      const m = await box.next();
+      permitted(m.type, status);
+      if (m.type === 'actor.cancel') {
+        status = 'ending';
+        await h.step.undo?.(ctx, held as never);
+        throw box.cancelReason();
       }
-      case 'output.run': {
-        const o: OutputOptions = { ...task.options };
-        const l = log;
-        const onCancel = () => void outputAbort(o, undefined, l);
-        box.cancelled.addEventListener('abort', onCancel, { once: true });
-        // A cancel during setup: outputAbort finds it by its options.
-        const setup = await outputSetup(task.metadata, o, workdir, log).finally(() =>
-          box.cancelled.removeEventListener('abort', onCancel),
-        );
-        post(task.port, { type: 'output.ready', targets: setup.targets });
-        const m = await box.next();
-        if (m.type === 'step.cancel' || box.cancelled.aborted) {
-          await outputAbort(o, setup, log);
-          throw new AbortError('output: cancelled');
-        }
-        const files = await outputFinalize(task.metadata, o, setup, log);
-        return { type: 'step.done', jobId, files };
+      if (m.type === 'actor.release') {
+        status = 'ending';
+        await h.step.release?.(ctx, held as never);
+        return { type: 'actor.done', ...ids, step: task.step, warnings };
       }
-      default:
-        throw new Error(`unknown step task ${(task as { type: string }).type}`);
+      // actor.next: output finalize on the setup this actor holds.
+      status = 'next';
+      step = m.step;
+      const setup = held as OutputSetup;
+      const files = await outputFinalizeStep.run(ctx, { metadata: m.input.metadata, options: setup.options, setup });
+      return { type: 'actor.done', ...ids, step: m.step, output: { files }, warnings };
     }
   } catch (err) {
-    log?.error({ err }, 'step failed');
-    return stepFailed(jobId, err);
+    root?.error({ err, step }, 'step failed');
+    return actorFailed(ids, step, err, warnings);
   } finally {
     port?.close();
+    if (root) closeLogger(root);
   }
 }

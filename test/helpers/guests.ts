@@ -70,6 +70,23 @@ export async function makeKernellessGuest(file: string): Promise<void> {
 }
 
 /**
+ * Run guestfish COMMANDS on a converted guest's DISKS (read-only, its
+ * filesystems mounted by inspection) in one libguestfs appliance: under TCG
+ * each appliance start costs half a minute or more. Returns each command's
+ * output, in order; rejects if any command fails.
+ */
+export async function guestOutputs(disks: string[], format: 'raw' | 'qcow2', commands: string[]): Promise<string[]> {
+  const marker = `v2v-test-marker-${randomBytes(8).toString('hex')}`;
+  const out = await run(['guestfish', '--ro', `--format=${format}`, ...disks.flatMap((d) => ['-a', d]), '-i'], {
+    env: tcg,
+    input: `${commands.flatMap((c) => [c, `echo ${marker}`]).join('\n')}\n`,
+  });
+  const parts = out.split(`${marker}\n`);
+  if (parts.length !== commands.length + 1) throw new Error(`guestfish: expected ${commands.length} outputs, got: ${out.slice(0, 2000)}`);
+  return parts.slice(0, -1);
+}
+
+/**
  * Run qemu (ARGV, its serial console on stdout) until the console shows a
  * login prompt, an initramfs ALERT or emergency mode, or TIMEOUT; return the
  * console text. qemu is killed either way.

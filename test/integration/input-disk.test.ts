@@ -11,12 +11,36 @@ import { describe, expect } from 'vitest';
 import { MetadataIn } from '../../src/metadata/schema.js';
 import { NbdHandle } from '../../src/nbd/handle.js';
 import type { Server } from '../../src/process/server.js';
-import { inputDisk, type InputDiskOptions, type InputResult } from '../../src/steps/input/disk.js';
+import { planSource } from '../../src/steps/input/plan.js';
+import { serveAll } from '../../src/steps/input/step.js';
 import { createWorkDir, type WorkDir } from '../../src/workdir/workdir.js';
 import { test as base, readAll, run, sha256, sha256File } from '../helpers/fixtures.js';
 import { alive, has, rejectionOf } from '../helpers/tools.js';
 
 const MiB = 1024 * 1024;
+
+interface InputDiskOptions {
+  files: string[];
+  format?: string;
+  name?: string;
+  log: Logger;
+  signal?: AbortSignal;
+  workdir: WorkDir;
+}
+interface InputResult {
+  metadata: MetadataIn;
+  servers: Server[];
+}
+
+/** The input step for `-i disk` in this thread: the plan, then every disk served (as `v2v input` does). */
+async function inputDisk(o: InputDiskOptions): Promise<InputResult> {
+  const signal = o.signal ?? new AbortController().signal;
+  const ctx = { workdir: o.workdir, log: o.log, signal, warn: () => {}, detach: false };
+  const input = { type: 'disk' as const, files: o.files, ...(o.format ? { format: o.format } : {}) };
+  const plan = await planSource({ input, network: { bridges: [], networks: [], macs: [] }, log: o.log, signal });
+  const { metadata, served } = await serveAll(ctx, plan, o.name);
+  return { metadata, servers: served.map((s) => s.server) };
+}
 
 // `input` runs inputDisk and stops its servers after the test; `open` gives
 // NbdHandles closed first (nbdkit 1.32 ignores SIGTERM while a client is

@@ -11,6 +11,8 @@ import {
   NbdError,
   ProcessError,
   StateError,
+  StepError,
+  NbdClosedError,
   isAbortError,
 } from '../../src/errors.js';
 import { MAX_32BIT_REQUEST, NbdHandle } from '../../src/nbd/handle.js';
@@ -240,8 +242,12 @@ describe('600 errors across threads (WireError)', () => {
     ['InputError', () => new InputError('no such file: /nope.img'), InputError, 'INPUT_ERROR'],
     ['StateError', () => new StateError('copy.start while copying'), StateError, 'STATE_ERROR'],
     ['AbortError', () => new AbortError(), AbortError, 'ABORT_ERR'],
-    ['EngineError', () => new EngineError('SOMETHING', 'something else'), EngineError, 'SOMETHING'],
+    ['EngineError', () => new EngineError('NO_OS', 'no operating system'), EngineError, 'NO_OS'],
+    ['NbdClosedError', () => new NbdClosedError('nbd_pread: the handle is closed'), NbdClosedError, 'ERR_NBD_CLOSED'],
+    ['StepError', () => new StepError({ step: 'convert' }, new InputError('convert: no disk')), StepError, 'INPUT_ERROR'],
   ] as const)('%s keeps name, code, message, step and disk', async (name, make, cls, code) => {
+    // A code that is not in the table becomes UNKNOWN_ERROR: codes stay typed.
+    expect(new EngineError('SOMETHING', 'x').code).toBe('UNKNOWN_ERROR');
     const e = make();
     e.step = 'convert';
     e.disk = 'vdb';

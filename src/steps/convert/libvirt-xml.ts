@@ -3,6 +3,7 @@
 // it accepts, REFERENCE.md), on the bus the source had (device renaming
 // starts from it: sda on scsi/sata/ide becomes vda).
 import type { MetadataIn } from '../../metadata/schema.js';
+import { driveName } from '../../util/drive-name.js';
 
 export function xmlEscape(s: string): string {
   return s.replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c]!);
@@ -12,7 +13,7 @@ const BUS = { ide: 'ide', sata: 'sata', scsi: 'scsi', virtio: 'virtio', nvme: 's
 
 function devName(bus: string, index: number): string {
   const prefix = bus === 'virtio' ? 'vd' : bus === 'ide' ? 'hd' : 'sd';
-  return `${prefix}${String.fromCharCode(97 + index)}`;
+  return `${prefix}${driveName(index)}`;
 }
 
 export function conversionXml(m: MetadataIn, ports: number[]): string {

@@ -1,8 +1,8 @@
-// The input step for `-i disk` (virt-v2v 2.2's input_disk.ml): each local
-// disk image gets a copy-on-write overlay served on the Unix socket in0,
-// in1, ... of the work dir, and metadata.in describes a guest with
-// virt-v2v's defaults for a bare disk (2 GiB, 1 vCPU, one NIC on "default").
-// Conversion writes into the overlays; the source files are never written.
+// One source disk checked and put behind its copy-on-write overlay on the
+// work dir's in<N> socket (virt-v2v 2.2's input_disk.ml: nbdkit's cow filter
+// for raw, qemu-nbd -s for the rest), for every input type; `-i disk`'s
+// guest (virt-v2v's defaults for a bare disk); metadata.in. Conversion
+// writes into the overlays; the source files are never written.
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,25 +13,15 @@ import { startNbdkit, startQemuNbd, type Server } from '../../process/server.js'
 import { errnoText } from '../../util/errno.js';
 import { formatZodError } from '../../util/zod.js';
 import { writeJson, type WorkDir } from '../../workdir/workdir.js';
+import type { SourceGuest } from './source.js';
 import { qemuImgInfo } from './qemu-img.js';
 
-export interface InputDiskOptions {
-  files: string[];
-  /** -if: the format of every disk; probed with qemu-img when absent. */
-  format?: string;
-  /** -on: the guest's name; default the first file's base name without extension. */
-  name?: string;
+interface ServeOptions {
   workdir: WorkDir;
   log: Logger;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Overlays outlive this process (`v2v input`); see StartOptions.detach. */
   detach?: boolean;
-}
-
-export interface InputResult {
-  metadata: MetadataIn;
-  /** One per disk, in order; the caller stops them (they hold the overlays). */
-  servers: Server[];
 }
 
 const GiB = 1024 * 1024 * 1024;
@@ -66,7 +56,10 @@ export interface CheckedDisk {
   size: number;
 }
 
-type CheckOptions = Pick<InputDiskOptions, 'format' | 'signal'> & {
+type CheckOptions = {
+  /** -if, or what the source's metadata says; probed with qemu-img when absent. */
+  format?: string;
+  signal?: AbortSignal | undefined;
   /** The disk is these bytes of the file (a member of an uncompressed OVA tar). */
   tarRange?: { offset: number; size: number };
   /** The size the source's metadata declares: the disk must have it. */
@@ -107,13 +100,13 @@ export function tarMemberSpec(file: string, range: { offset: number; size: numbe
   const inner = { driver: 'raw', offset: range.offset, size: Math.ceil(range.size / 512) * 512, file: { driver: 'file', filename: file } };
   return `json:${JSON.stringify(format ? { driver: format, file: inner } : { file: inner })}`;
 }
-type ServeOptions = Pick<InputDiskOptions, 'workdir' | 'log' | 'signal' | 'detach'>;
 
-/** One disk, before anything is started: exists, readable, its format and size (qemu-img info). */
-export async function checkDisk(index: number, given: string, opts: CheckOptions): Promise<CheckedDisk> {
-  const fail = (why: string, cause?: unknown) =>
-    tag(new InputError(`input: disk ${opts.label ?? given}: ${why}`, cause === undefined ? undefined : { cause }), `in${index}`);
-  if (opts.nbdUri) return checkRemote(index, given, opts.nbdUri, opts, fail);
+const failer = (index: number, label: string) => (why: string, cause?: unknown) =>
+  tag(new InputError(`input: disk ${label}: ${why}`, cause === undefined ? undefined : { cause }), `in${index}`);
+
+/** A local disk file exists, is a regular file or block device, and is readable: the input plan checks every disk so before any server starts. */
+export async function checkLocalFile(index: number, given: string, label = given): Promise<string> {
+  const fail = failer(index, label);
   const source = path.resolve(given);
   let st;
   try {
@@ -128,6 +121,14 @@ export async function checkDisk(index: number, given: string, opts: CheckOptions
   } catch (err) {
     throw fail(errnoText(err), err);
   }
+  return source;
+}
+
+/** One disk, before anything is started: exists, readable, its format and size (qemu-img info). */
+export async function checkDisk(index: number, given: string, opts: CheckOptions): Promise<CheckedDisk> {
+  const fail = failer(index, opts.label ?? given);
+  if (opts.nbdUri) return checkRemote(index, given, opts.nbdUri, opts, fail);
+  const source = await checkLocalFile(index, given, opts.label ?? given);
   throwIfAborted(opts.signal);
   let checked: CheckedDisk;
   try {
@@ -204,9 +205,17 @@ export async function serveDisk(d: CheckedDisk, opts: ServeOptions): Promise<{ s
 /** What metadata.in says about the guest besides its disks. */
 export type GuestFields = Pick<MetadataIn, 'name' | 'input' | 'memory' | 'vcpus' | 'firmware' | 'nics'>;
 
-/** `-i disk`: virt-v2v's defaults for a bare disk (2 GiB, 1 vCPU, one NIC on "default"). */
-export function diskGuestFields(name: string): GuestFields {
-  return { name, input: 'disk', memory: 2 * GiB, vcpus: 1, firmware: 'unknown', nics: [{ vnet: 'default', vnetType: 'network' }] };
+/** `-i disk`: virt-v2v's defaults for a bare disk (2 GiB, 1 vCPU, one NIC on "default"), named after the first disk. */
+export function diskGuest(files: string[], format?: string): SourceGuest {
+  return {
+    name: defaultGuestName(files[0] ?? 'guest'),
+    memory: 2 * GiB,
+    vcpus: 1,
+    firmware: 'unknown',
+    disks: files.map((location) => ({ location, ...(format ? { format } : {}), bus: 'unknown' as const })),
+    removables: [],
+    nics: [{ vnet: 'default', vnetType: 'network' }],
+  };
 }
 
 /** Validate and write metadata.in. */
@@ -216,39 +225,4 @@ export async function writeMetadataIn(workdir: WorkDir, guest: GuestFields, disk
   if (!parsed.success) throw new InputError(`input: metadata.in: ${formatZodError(parsed.error)}`);
   await writeJson(workdir.metadataIn, parsed.data);
   return parsed.data;
-}
-
-/**
- * Serve every disk of `opts.files` through an overlay and write metadata.in.
- * Every file is checked before any server starts; if anything fails (or
- * `signal` fires) the servers already started are stopped before this
- * rejects, so a failed input leaves no process behind.
- */
-export async function inputDisk(opts: InputDiskOptions): Promise<InputResult> {
-  const { files, workdir, signal } = opts;
-  if (files.length === 0) throw tag(new InputError('input: -i disk needs at least one disk image'), 'in0');
-  if (opts.name !== undefined && opts.name.trim() === '') throw tag(new InputError('input: the guest name is empty'), 'in0');
-  throwIfAborted(signal);
-
-  const checked: CheckedDisk[] = [];
-  for (const [i, f] of files.entries()) checked.push(await checkDisk(i, f, opts));
-
-  const servers: Server[] = [];
-  try {
-    const disks: DiskIn[] = [];
-    for (const d of checked) {
-      throwIfAborted(signal);
-      const served = await serveDisk(d, opts);
-      servers.push(served.server);
-      disks.push(served.disk);
-    }
-    throwIfAborted(signal);
-    const metadata = await writeMetadataIn(workdir, diskGuestFields(opts.name ?? defaultGuestName(files[0]!)), disks);
-    throwIfAborted(signal);
-    return { metadata, servers };
-  } catch (err) {
-    await Promise.all(servers.map((s) => s.stop()));
-    if (signal?.aborted && !isAbortError(err)) throw new AbortError('input: cancelled', { cause: err });
-    throw err;
-  }
 }

@@ -10,16 +10,9 @@ import type { Logger } from 'pino';
 import { InputError, ProcessError } from '../../errors.js';
 import { startNbdkit, startQemuNbd, type Server } from '../../process/server.js';
 import type { WorkDir } from '../../workdir/workdir.js';
+import { driveName } from '../../util/drive-name.js';
 
-/** virt-v2v's drive_name: 0 -> "a", 25 -> "z", 26 -> "aa", 701 -> "zz", 702 -> "aaa". */
-export function driveName(index: number): string {
-  let s = '';
-  for (let i = index + 1; i > 0; i = Math.floor(i / 26)) {
-    i -= 1;
-    s = String.fromCharCode(97 + (i % 26)) + s;
-  }
-  return s;
-}
+export { driveName };
 
 export interface DiskPaths {
   index: number;

@@ -58,6 +58,8 @@ export interface OutputTarget {
 export interface OutputSetup {
   targets: OutputTarget[];
   servers: Server[];
+  /** The options it was set up with (finalize and undo need them). */
+  options: OutputOptions;
 }
 
 /** The metadata file each output writes, and its mode. */
@@ -223,7 +225,7 @@ export async function resumeOutput(w: WorkDir): Promise<{ options: OutputOptions
     done: false,
     workdir: w,
   };
-  const setup: OutputSetup = { targets: f.targets, servers };
+  const setup: OutputSetup = { targets: f.targets, servers, options: o };
   states.set(setup, state);
   return { options: o, setup };
 }
@@ -294,7 +296,7 @@ export async function outputSetup(meta: MetadataOut, o: OutputOptions, workdir: 
     if (o.type === 'null') {
       const targets = meta.disks.map((d) => ({ index: d.index, uri: 'null:', knownZero: true }));
       await saveState(workdir, state, targets, 'setup');
-      return { targets, servers: [] };
+      return { targets, servers: [], options: o };
     }
     checkOutputOptions(o);
     state.disks = meta.disks.map((d) => ({ ...diskPaths(o.storage!, o.name, d.index), state: 'none' as FileState }));
@@ -324,7 +326,7 @@ export async function outputSetup(meta: MetadataOut, o: OutputOptions, workdir: 
     // New disks read as zero, preallocated ones too (full preallocation writes zeroes).
     const targets = state.disks.map((d, i) => ({ index: d.index, uri: servers[i]!.uri, knownZero: true }));
     await saveState(workdir, state, targets, 'setup');
-    return { targets, servers };
+    return { targets, servers, options: o };
   };
   const run = (async () => {
     try {

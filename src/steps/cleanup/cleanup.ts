@@ -7,11 +7,11 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { EngineError } from '../errors.js';
-import { createLogger } from '../log/logger.js';
-import { stopByPidfile } from '../process/server.js';
-import type { WorkDir } from '../workdir/workdir.js';
-import { outputAbort, readOutputState, resumeOutput } from './output/output.js';
+import type { EngineError } from '../../errors.js';
+import { createLogger } from '../../log/logger.js';
+import { stopByPidfile } from '../../process/server.js';
+import type { WorkDir } from '../../workdir/workdir.js';
+import { outputAbort, readOutputState, resumeOutput } from '../output/output.js';
 
 /**
  * Stop every server of the work dir, remove an output that was set up but

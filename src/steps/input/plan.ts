@@ -1,43 +1,42 @@
-// The inputs that read a guest's metadata file (`-i libvirtxml`, `-i vmx`,
-// `-i ova`): parse it (src/steps/input/<kind>/), apply the network mapping
-// options, and say which disks the input step serves. The disks then go
-// through the same overlays as `-i disk`; a disk inside an uncompressed OVA
+// The input step's plan, read before anything starts, for every input
+// (`-i disk`, `-i libvirtxml`, `-i vmx`, `-i ova`), parsed once: the
+// source's metadata (src/steps/input/<kind>/, or virt-v2v's defaults for a
+// bare disk), the network mapping options applied, and the disks the input
+// step serves. Every disk then goes through an overlay; a disk inside an uncompressed OVA
 // is read in place (qemu's raw offset/size), a gzip one decompressed into
 // the work dir, a remote one (NBD, HTTP(S)) fronted by nbdkit's nbd or curl
 // plugin. With `-it ssh` (-i vmx only) the .vmx and its flat disks are on
 // another host, read over SSH (vmx/ssh.ts) and fronted by nbdkit's ssh
 // plugin.
-import { open } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, open, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { dir as tmpDir } from 'tmp-promise';
 import { ConfigError, InputError } from '../../errors.js';
+import type { JobOptions } from '../../engine/options.js';
 import type { NicIn } from '../../metadata/schema.js';
-import type { GuestFields } from './disk.js';
+import { errnoText } from '../../util/errno.js';
+import { checkLocalFile, diskGuest, type GuestFields } from './disk.js';
 import { applyNetworkMap, parseNetworkMap, readLibvirtXml, type NetworkMapOptions } from './libvirtxml/parse.js';
 import type { SourceDisk, SourceGuest } from './source.js';
+import { parseSshUri } from './ssh.js';
+import { show } from './vmx/fail.js';
 import { readOva } from './ova/ova.js';
 import type { DiskSource } from './serve.js';
 import { readVmx } from './vmx/parse.js';
 import { readVmxOverSsh } from './vmx/ssh.js';
 
-export type SourceInputType = 'libvirtxml' | 'vmx' | 'ova';
+export type InputOptions = JobOptions['input'];
 
-export interface SourceInput {
-  type: SourceInputType;
-  /** The guest's metadata file: domain XML or .vmx. */
-  file: string;
-  network?: NetworkMapOptions;
-  /** -it ssh: `file` is ssh://[user@]host[:port]/path (-i vmx only). */
-  transport?: 'ssh';
-  /** -ip FILE: the SSH password, in a file (never on a command line). */
-  passwordFile?: string;
-}
+const isSsh = (input: InputOptions) => input.type === 'vmx' && input.transport === 'ssh';
 
 /** A local path, or a URI our input actor can front (nbd, nbd+unix, http, https; ssh with -it ssh). */
-function diskLocation(input: SourceInput, d: SourceDisk, i: number): string {
+function diskLocation(input: InputOptions, d: SourceDisk, i: number): string {
+  if (input.type === 'disk') return d.location;
   const file = input.file;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(d.location)?.[1]?.toLowerCase();
-  const fronted = input.transport === 'ssh' ? ['ssh'] : ['nbd', 'nbd+unix', 'http', 'https'];
+  const fronted = isSsh(input) ? ['ssh'] : ['nbd', 'nbd+unix', 'http', 'https'];
   if (scheme !== undefined && !fronted.includes(scheme)) {
     const err = new InputError(`input: ${file}: disk ${i + 1} (${d.location}): ${scheme}:// disks are not supported`);
     err.step = 'input';
@@ -49,7 +48,7 @@ function diskLocation(input: SourceInput, d: SourceDisk, i: number): string {
 /** A disk as the input step takes it (serve.ts), and the bus the source gave it. */
 export type DiskSpec = Omit<DiskSource, 'index'> & { bus: SourceDisk['bus'] };
 
-export interface SourceRead {
+export interface SourcePlan {
   guest: SourceGuest;
   fields: GuestFields;
   /** One per disk, in the guest's order. */
@@ -75,17 +74,56 @@ async function isGzip(file: string): Promise<boolean> {
 }
 
 /**
+ * -ip FILE must be a readable regular file: its absolute path goes to
+ * nbdkit as password=+FILE, so the password is never on a command line.
+ */
+async function checkPasswordFile(ip: string): Promise<string> {
+  const file = path.resolve(ip);
+  try {
+    const st = await stat(file);
+    if (!st.isFile()) throw new ConfigError(`-ip ${show(ip)}: not a regular file`);
+    await access(file, constants.R_OK);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`-ip ${show(ip)}: ${errnoText(err)}`);
+  }
+  return file;
+}
+
+export interface PlanOptions {
+  input: InputOptions;
+  network: NetworkMapOptions;
+  log: Logger;
+  signal?: AbortSignal | undefined;
+  /** Where a gzip OVA is unpacked (default $TMPDIR). */
+  scratch?: string | undefined;
+}
+
+/**
  * Read the source's metadata. A gzip-compressed OVA is unpacked into a
  * private temp dir (under `scratch`, default $TMPDIR) that lives until the
  * caller calls `cleanup` (after the disks' servers are stopped).
  */
-export async function readSource(input: SourceInput, log: Logger, signal?: AbortSignal, scratch?: string): Promise<SourceRead> {
+/**
+ * The input options that name files of the user's (-ip) or a URI, checked
+ * before anything else: a bad one is the command line's fault, not the
+ * input step's. Returns the options with the password file made absolute.
+ */
+export async function checkInputOptions(input: InputOptions): Promise<InputOptions> {
+  if (input.type !== 'vmx' || input.transport !== 'ssh') return input;
+  parseSshUri(input.file);
+  return input.passwordFile === undefined ? input : { ...input, passwordFile: await checkPasswordFile(input.passwordFile) };
+}
+
+/** The plan, from options that checkInputOptions has passed. */
+export async function planSource(o: PlanOptions): Promise<SourcePlan> {
+  const { input, log, signal } = o;
   let unpacked: { path: string; cleanup: () => Promise<void> } | undefined;
   if (input.type === 'ova' && (await isGzip(input.file))) {
-    unpacked = await tmpDir({ prefix: 'v2v-ova-', mode: 0o700, unsafeCleanup: true, ...(scratch ? { tmpdir: scratch } : {}) });
+    unpacked = await tmpDir({ prefix: 'v2v-ova-', mode: 0o700, unsafeCleanup: true, ...(o.scratch ? { tmpdir: o.scratch } : {}) });
   }
   try {
-    const read = await readSourceIn(input, log, signal, unpacked?.path);
+    const read = await readPlan(input, o.network, log, signal, unpacked?.path);
     return unpacked ? { ...read, cleanup: unpacked.cleanup } : read;
   } catch (err) {
     await unpacked?.cleanup();
@@ -93,17 +131,23 @@ export async function readSource(input: SourceInput, log: Logger, signal?: Abort
   }
 }
 
-async function readSourceIn(input: SourceInput, log: Logger, signal: AbortSignal | undefined, extractDir: string | undefined): Promise<SourceRead> {
+async function readPlan(
+  input: InputOptions,
+  network: NetworkMapOptions,
+  log: Logger,
+  signal: AbortSignal | undefined,
+  extractDir: string | undefined,
+): Promise<SourcePlan> {
   const warnings: string[] = [];
-  const map = parseNetworkMap(input.network ?? { bridges: [], networks: [], macs: [] });
-  if (input.transport === 'ssh' && input.type !== 'vmx') throw new ConfigError(`-it ssh: only for -i vmx, not -i ${input.type}`);
-  if (input.passwordFile !== undefined && input.transport !== 'ssh') throw new ConfigError('-ip: only with -it ssh');
+  const map = parseNetworkMap(network);
   const warn = (m: string) => {
     warnings.push(m);
     log.warn({ warning: m }, 'vmx');
   };
   const guest =
-    input.type === 'libvirtxml'
+    input.type === 'disk'
+      ? diskGuest(input.files, input.format)
+      : input.type === 'libvirtxml'
       ? await readLibvirtXml(input.file)
       : input.type === 'ova'
         ? await readOva(input.file, { ...(signal ? { signal } : {}), ...(extractDir ? { extractDir } : {}) })
@@ -115,7 +159,7 @@ async function readSourceIn(input: SourceInput, log: Logger, signal: AbortSignal
             ...(signal ? { signal } : {}),
           })
           : await readVmx(input.file, { warn });
-  if (guest.disks.length === 0) throw new ConfigError(`input: ${input.file}: the guest has no disks`);
+  if (guest.disks.length === 0) throw new ConfigError(`input: ${input.type === 'disk' ? '-i disk' : input.file}: the guest has no disks`);
   const nics: NicIn[] = applyNetworkMap(guest.nics, map).map((n) => ({
     vnet: n.vnet,
     vnetType: n.vnetType,
@@ -129,9 +173,11 @@ async function readSourceIn(input: SourceInput, log: Logger, signal: AbortSignal
     ...(d.tarRange ? { tarRange: d.tarRange } : {}),
     ...(d.compressed ? { compressed: d.compressed } : {}),
     ...(d.capacity !== undefined ? { capacity: d.capacity } : {}),
-    ...(input.transport === 'ssh' && input.passwordFile !== undefined ? { passwordFile: input.passwordFile } : {}),
+    ...(input.type === 'vmx' && input.transport === 'ssh' && input.passwordFile !== undefined ? { passwordFile: input.passwordFile } : {}),
   }));
-  log.info({ guest, disks }, `input: ${input.file}: ${guest.disks.length} disk(s), ${guest.removables.length} removable(s), ${nics.length} NIC(s)`);
+  // Every local disk is there and readable before any server starts.
+  for (const [i, d] of disks.entries()) if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(d.file)) await checkLocalFile(i, d.file);
+  log.info({ guest, disks }, `input: ${input.type === 'disk' ? input.files.join(' ') : input.file}: ${guest.disks.length} disk(s), ${guest.removables.length} removable(s), ${nics.length} NIC(s)`);
   return {
     guest,
     fields: { name: guest.name, input: input.type, memory: guest.memory, vcpus: guest.vcpus, firmware: guest.firmware, nics },

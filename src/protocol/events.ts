@@ -4,8 +4,9 @@
 // into one JSON object a line, so that no tool has to scrape a terminal.
 import { z } from 'zod';
 
-export const StepName = z.enum(['input', 'convert', 'output-setup', 'copy', 'output-finalize', 'cleanup']);
-export type StepName = z.infer<typeof StepName>;
+import { StepName } from '../steps/step.js';
+
+export { StepName };
 
 export const JobEvent = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('step.started'), step: StepName, message: z.string(), elapsed: z.number() }),
@@ -30,13 +31,4 @@ export const JobEvent = z.discriminatedUnion('type', [
 ]);
 export type JobEvent = z.infer<typeof JobEvent>;
 
-/** virt-v2v's device names: 0 -> sda, 25 -> sdz, 26 -> sdaa. */
-export function diskName(index: number): string {
-  let s = '';
-  let n = index;
-  do {
-    s = String.fromCharCode(97 + (n % 26)) + s;
-    n = Math.floor(n / 26) - 1;
-  } while (n >= 0);
-  return `sd${s}`;
-}
+export { diskName } from '../util/drive-name.js';

@@ -1,0 +1,96 @@
+// A whole job's options: one zod schema with the defaults and the help text
+// beside each key (G10). The CLI (`v2v -i ... -o ...`, via optionsFromArgs),
+// the step subcommands, `v2v batch` and services embedding the engine all
+// build this object and get the same checks and the same one-line errors.
+// What needs the file system (does -os exist, is -ip readable) is checked
+// by the pipeline's pre-flight, before anything starts.
+import { z } from 'zod';
+import { CopyOptions } from '../copy/options.js';
+import { ConfigError } from '../errors.js';
+import { LogLevel } from '../log/logger.js';
+import { formatZodError } from '../util/zod.js';
+
+const Path = z.string().min(1);
+
+export const NetworkMapOptions = z
+  .strictObject({
+    bridges: z.array(z.string()).default([]).describe('-b [IN:]OUT: map the source bridge IN (default: all) to OUT'),
+    networks: z.array(z.string()).default([]).describe('-n [IN:]OUT: map the source network IN (default: all) to OUT'),
+    macs: z.array(z.string()).default([]).describe('--mac MAC:network|bridge:OUT: map the NIC with this MAC'),
+  })
+  .describe('virt-v2v\'s network mapping (-n, -b, --mac)');
+
+export const InputOptions = z
+  .discriminatedUnion('type', [
+    z.strictObject({
+      type: z.literal('disk'),
+      files: z
+        .array(Path)
+        .refine((f) => f.length > 0, '-i disk: no disk image given')
+        .describe('the disk images, in the guest\'s order (sda, sdb, ...)'),
+      format: z.string().min(1).optional().describe('-if: the format of every disk (default: probed)'),
+    }),
+    z.strictObject({ type: z.literal('libvirtxml'), file: Path.describe('a libvirt domain XML') }),
+    z.strictObject({
+      type: z.literal('vmx'),
+      file: Path.describe('a VMware .vmx, or ssh://[user@]host[:port]/path.vmx with transport "ssh"'),
+      transport: z.literal('ssh').optional().describe('-it ssh: read the .vmx and its flat disks over SSH'),
+      passwordFile: Path.optional().describe('-ip FILE: the SSH password, read from FILE'),
+    }),
+    z.strictObject({ type: z.literal('ova'), file: Path.describe('an OVA (tar, or gzip tar) or its unpacked directory') }),
+  ])
+  .describe('the source (-i)');
+
+export const OutputType = z.enum(['local', 'qemu', 'null']);
+
+export const OutputOptionsSchema = z
+  .strictObject({
+    type: OutputType.describe('-o: local (disks + libvirt XML), qemu (disks + a qemu script), null (discard)'),
+    storage: Path.optional().describe('-os DIR: where the disks and metadata go (local, qemu)'),
+    format: z.enum(['raw', 'qcow2']).default('raw').describe('-of: the target disks\' format (default: raw)'),
+    allocation: z.enum(['sparse', 'preallocated']).default('sparse').describe('-oa (default: sparse)'),
+  })
+  .describe('the destination (-o)');
+
+export const JobOptions = z
+  .strictObject({
+    input: InputOptions,
+    network: NetworkMapOptions.default({ bridges: [], networks: [], macs: [] }),
+    output: OutputOptionsSchema.default({ type: 'null', format: 'raw', allocation: 'sparse' }),
+    name: z.string().min(1).optional().describe('-on: the converted guest\'s name (default: the source\'s)'),
+    noConvert: z.boolean().default(false).describe('--no-convert: copy a guest already at home on KVM as it is'),
+    printSourceOnly: z.boolean().default(false).describe('--print-source: read the source, describe it, stop'),
+    logDir: Path.optional().describe('--log-dir: keep each step\'s JSON log here (default: a private dir kept on failure)'),
+    logLevel: LogLevel.default('debug').describe('level of the step logs (default: debug)'),
+    workParent: Path.optional().describe('parent of the private work dir (default: $TMPDIR)'),
+    copy: CopyOptions.optional().describe('the copy\'s tuning, as v2v copy\'s options'),
+  })
+  .superRefine((o, ctx) => {
+    const bad = (message: string, path: (string | number)[]) => ctx.addIssue({ code: 'custom', message, path });
+    if (o.input.type === 'vmx') {
+      if (o.input.passwordFile !== undefined && o.input.transport !== 'ssh') bad('-ip: only with -it ssh', ['input', 'passwordFile']);
+      if (o.input.transport === undefined && /^ssh:\/\//i.test(o.input.file)) bad('-i vmx: an ssh:// URI needs -it ssh', ['input', 'transport']);
+    }
+    if (!o.printSourceOnly && o.output.type !== 'null' && o.output.storage === undefined) {
+      bad(`-o ${o.output.type}: output directory was not specified, use '-os /dir'`, ['output', 'storage']);
+    }
+  });
+export type JobOptionsInput = z.input<typeof JobOptions>;
+export type JobOptions = z.output<typeof JobOptions>;
+
+/**
+ * Parse a job's options: the typed result, or a ConfigError with one line.
+ * A custom rule's message stands alone (it names the option as virt-v2v
+ * does); zod's own say where: "options: output.format: ...".
+ */
+export function parseJobOptions(raw: unknown): JobOptions {
+  const r = JobOptions.safeParse(raw);
+  if (r.success) return r.data;
+  const custom = r.error.issues.find((i) => i.code === 'custom');
+  throw new ConfigError(custom ? custom.message : `options: ${formatZodError(r.error)}`, { cause: r.error });
+}
+
+/** How a job's source is named in messages: "-i disk a.img b.img", "-i vmx g.vmx". */
+export function describeInput(i: JobOptions['input']): string {
+  return i.type === 'disk' ? `-i disk ${i.files.join(' ')}` : `-i ${i.type} ${i.file}`;
+}

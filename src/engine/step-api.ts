@@ -1,0 +1,116 @@
+// The steps one by one on a work dir, for supervisors of their own: the
+// library's `engine.steps` and the step subcommands (`v2v input`, `v2v
+// convert DIR`, ...) are this module. Each runs the step object in this
+// thread with `detach`: the servers it starts outlive the call (and the
+// process), known by their pidfiles in the work dir until `cleanup`. Each
+// step logs to DIR/STEP.log.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../errors.js';
+import { actorLogger, closeLogger, createLogger } from '../log/logger.js';
+import type { MetadataIn, MetadataOut } from '../metadata/schema.js';
+import { nbdUnixUri } from '../process/server.js';
+import { cleanupStep } from '../steps/cleanup/step.js';
+import { convertStep } from '../steps/convert/step.js';
+import { checkInputOptions, planSource } from '../steps/input/plan.js';
+import { serveAll } from '../steps/input/step.js';
+import { checkOutputOptions, readOutputState, resumeOutput, type OutputOptions } from '../steps/output/output.js';
+import { outputFinalizeStep, outputSetupStep } from '../steps/output/step.js';
+import type { StepContext, StepName } from '../steps/step.js';
+import { createWorkDir, createWorkDirAt, existingWorkDir, readMetadataIn, readMetadataOut, type WorkDir } from '../workdir/workdir.js';
+import { parseJobOptions, type JobOptions, type JobOptionsInput } from './options.js';
+
+export interface StepCallOptions {
+  signal?: AbortSignal;
+  /** virt-v2v's warnings, as they come. */
+  onWarning?: (message: string) => void;
+}
+
+export interface StepApi {
+  /** Serve the source's disks behind overlays in a new work dir (or `workdir`, new or empty); write metadata.in. */
+  input(options: JobOptionsInput, o?: StepCallOptions & { workdir?: string }): Promise<{ workdir: string; metadata: MetadataIn }>;
+  /** Convert the guest through the overlays (or only describe it: noConvert); write metadata.out. */
+  convert(workdir: string, o?: StepCallOptions & { noConvert?: boolean; name?: string }): Promise<MetadataOut>;
+  /** Create and serve the target disks; returns the pairs to copy (SOURCE overlay URI, TARGET URI). */
+  outputSetup(workdir: string, output: JobOptions['output'] & { name?: string }, o?: StepCallOptions): Promise<{ source: string; target: string }[]>;
+  /** Rename the finished disks and write the metadata file; returns the files written. */
+  outputFinalize(workdir: string, o?: StepCallOptions): Promise<string[]>;
+  /** Stop the work dir's servers, remove an unfinished output and the dir. */
+  cleanup(workdir: string, o?: StepCallOptions): Promise<void>;
+}
+
+type Track = <T>(signal: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>) => Promise<T>;
+
+/** Run STEP's body with a context on work dir W, its log in W/<log>.log, closed afterwards. */
+async function inStep<T>(w: WorkDir, step: StepName, log: string, signal: AbortSignal, o: StepCallOptions, fn: (ctx: StepContext) => Promise<T>): Promise<T> {
+  const root = createLogger({ level: 'debug', file: path.join(w.path, `${log}.log`) });
+  try {
+    return await fn({ workdir: w, log: actorLogger(root, { actor: step, step }), signal, warn: (m) => o.onWarning?.(m), detach: true });
+  } finally {
+    closeLogger(root);
+  }
+}
+
+export function stepApi(track: Track): StepApi {
+  return {
+    input(options, o = {}) {
+      return track(o.signal, async (signal) => {
+        const opts = parseJobOptions({ ...options, printSourceOnly: true });
+        const input = await checkInputOptions(opts.input);
+        const w = o.workdir ? await createWorkDirAt(o.workdir) : await createWorkDir(opts.workParent);
+        try {
+          const metadata = await inStep(w, 'input', 'input', signal, o, async (ctx) => {
+            // A gzip OVA unpacks inside the work dir: its servers read it there until cleanup removes the dir.
+            const plan = await planSource({ input, network: opts.network, log: ctx.log, signal, scratch: w.path });
+            return (await serveAll(ctx, plan, opts.name)).metadata;
+          });
+          return { workdir: w.path, metadata };
+        } catch (err) {
+          await w.remove();
+          throw err;
+        }
+      });
+    },
+    convert(dir, o = {}) {
+      return track(o.signal, async (signal) => {
+        const w = await existingWorkDir(dir);
+        const metadata = await readMetadataIn(w);
+        return inStep(w, 'convert', 'convert', signal, o, (ctx) =>
+          convertStep.run(ctx, { metadata, name: o.name ?? metadata.name, noConvert: o.noConvert === true }),
+        );
+      });
+    },
+    outputSetup(dir, output, o = {}) {
+      return track(o.signal, async (signal) => {
+        const w = await existingWorkDir(dir);
+        const metadata = await readMetaOut(w, 'output setup', dir);
+        if (await readOutputState(w)) throw new ConfigError(`output setup: ${w.path}: output setup has run here already`);
+        const options: OutputOptions = { ...output, name: output.name ?? metadata.name };
+        checkOutputOptions(options);
+        const setup = await inStep(w, 'output-setup', 'output-setup', signal, o, (ctx) => outputSetupStep.run(ctx, { metadata, options }));
+        return setup.targets.map((t) => ({ source: nbdUnixUri(w.inSocket(t.index)), target: t.uri }));
+      });
+    },
+    outputFinalize(dir, o = {}) {
+      return track(o.signal, async (signal) => {
+        const w = await existingWorkDir(dir);
+        const metadata = await readMetaOut(w, 'output finalize', dir);
+        if (!(await readOutputState(w))) throw new ConfigError(`output finalize: ${w.path}: output setup has not run here: run v2v output setup ${dir} first`);
+        const { options, setup } = await resumeOutput(w);
+        return inStep(w, 'output-finalize', 'output-finalize', signal, o, (ctx) => outputFinalizeStep.run(ctx, { metadata, options, setup }));
+      });
+    },
+    cleanup(dir, o = {}) {
+      return track(o.signal, async (signal) => {
+        const w = await existingWorkDir(dir);
+        const ctx: StepContext = { workdir: w, log: createLogger({ level: 'silent' }), signal, warn: (m) => o.onWarning?.(m), detach: true };
+        await cleanupStep.run(ctx, { ok: false, fromRecords: true });
+      });
+    },
+  };
+}
+
+async function readMetaOut(w: WorkDir, step: string, dir: string): Promise<MetadataOut> {
+  if (!existsSync(w.metadataOut)) throw new ConfigError(`${step}: ${w.path}: no metadata.out yet: run v2v convert ${dir} first`);
+  return readMetadataOut(w);
+}
