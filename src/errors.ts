@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'INPUT_ERROR',
   'INSPECTION_ERROR',
   'NO_OS',
+  'NO_PRIVATE_NETWORK',
   'ERR_NBD_CLOSED',
   'UNKNOWN_ERROR',
 ] as const;

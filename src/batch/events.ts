@@ -15,7 +15,7 @@ export const GuestResult = z.strictObject({
   error: z.string().optional().describe('one line, as `v2v` prints it'),
   cancelled: z.boolean().optional(),
   logDir: z.string().optional().describe('its logs, when kept'),
-  seconds: z.number(),
+  seconds: z.number().describe('from its start (when its turn came) to its end'),
   bytes: z.number().describe('bytes written to its disks: data plus zeroes (holes skipped on a zero target are not counted); 0 if it failed'),
   files: z.array(z.string()).describe('the files written: disks, then the metadata file'),
 });

@@ -58,13 +58,15 @@ export async function convertMany(input: BatchPlanInput | Plan, hooks: BatchHook
   emit({ type: 'batch.started', guests: plan.guests.length, limits: plan.limits });
 
   const runGuest = async ({ id, options }: Plan['guests'][number]): Promise<GuestResult> => {
-    const started = Date.now();
+    // A guest's time runs from its start (after its turn came), not from the batch's.
+    let started = Date.now();
     const seconds = () => (Date.now() - started) / 1000;
     const logDir = hooks.logDir !== undefined ? path.join(hooks.logDir, id) : options.logDir;
     let release: (() => void) | undefined;
     let result: GuestResult;
     try {
       release = await slots.guest(id, stop.signal);
+      started = Date.now();
       emit({ type: 'guest.started', guest: id, elapsed: elapsed() });
       if (logDir !== undefined) await mkdir(logDir, { recursive: true, mode: 0o700 });
       const r = await runJob(

@@ -13,24 +13,24 @@ export interface BatchContext {
   signal: AbortSignal;
   out(text: string): void;
   engine: Engine;
+  /** Called once the plan is read, before any guest starts: the stale work dirs warning. */
+  warnStale?: () => Promise<void>;
 }
 
-const usage = `v2v batch PLAN [--machine-readable] [--log-dir DIR]
-
-PLAN is a JSON or YAML file:
+const planHelp = `PLAN is a JSON or YAML file:
   guests: [ { id: g1, args: [-i, disk, g1.img, -o, local, -os, /out] },
             { id: g2, options: { input: { type: disk, files: [g2.img] }, output: { type: null } } } ]
   limits: { conversions: 2, copies: 4, copiesPerHost: 2, bandwidth: 100000000 }
 Relative paths are taken from PLAN's directory.`;
 
 function batchCommand(run: (plan: string, o: { machineReadable?: boolean; logDir?: string }) => Promise<void>): Command {
-  return new Command('batch')
+  return new Command('v2v batch')
     .description('convert many guests at once under global limits')
     .usage('PLAN [--machine-readable] [--log-dir DIR]')
     .argument('<plan>', 'the plan: a JSON or YAML file')
     .addOption(new Option('--machine-readable', 'events as JSON lines on stdout'))
     .addOption(new Option('--log-dir <dir>', "keep each guest's logs in DIR/ID/"))
-    .addHelpText('after', `\n${usage}\n`)
+    .addHelpText('after', `\n${planHelp}\n`)
     .exitOverride()
     .configureOutput({
       writeErr: (s: string) => process.stderr.write(s),
@@ -42,6 +42,7 @@ function batchCommand(run: (plan: string, o: { machineReadable?: boolean; logDir
 export async function runBatch(argv: string[], ctx: BatchContext): Promise<void> {
   await batchCommand(async (file, o) => {
     const plan = await loadPlan(file);
+    await ctx.warnStale?.();
     const progress = new Map<string, number>();
     const onEvent = (e: BatchEvent) => {
       if (o.machineReadable) {

@@ -1,7 +1,16 @@
 // The `v2v` command: subcommands for each step (copy, ...). Errors end as one
-// line on stderr, "v2v: STEP: what failed", and exit status 1. The first
-// Ctrl-C cancels the job cleanly; a second one exits at once (servers were
-// started with --exit-with-parent, so they go too).
+// line on stderr, "v2v: STEP: what failed", and exit status 1.
+//
+// Signals, as virt-v2v traps them: SIGINT, SIGTERM, SIGHUP (a dropped SSH
+// session) and SIGQUIT cancel the job, which cleans up (servers, partial
+// output, work dir) and exits with 128 + the signal's number (130, 143, 129,
+// 131), as a shell reports a process killed by it. A second signal skips the
+// waiting but not the removal of what is known: the last-resort actions
+// (src/util/last-resort.ts: recorded servers killed, partial outputs and work
+// dirs removed), then exit at once. A closed stdout or stderr (`v2v ... |
+// head -1`) cancels the job the same way, exit status 141 (128 + SIGPIPE);
+// nothing more is written to the closed stream.
+import { constants as osConstants } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import type { Piscina } from 'piscina';
 import { isAbortError, type EngineError } from '../errors.js';
@@ -13,6 +22,9 @@ import { hideGroups } from './groups.js';
 import { runStep, STEP_COMMANDS } from './step-commands.js';
 import { runV2v } from './v2v-command.js';
 import { createEngine } from '../engine/engine.js';
+import { runLastResort } from '../util/last-resort.js';
+import { staleWarning } from '../workdir/stale.js';
+import { guardStdio } from './stdio.js';
 
 const SUBCOMMANDS = new Set(['copy']);
 
@@ -58,26 +70,53 @@ export function describeError(err: unknown): string {
   return `${prefix}${msg.split('\n')[0]}${disk}${log}`;
 }
 
+/** The signals that cancel a job (virt-v2v traps the same four). */
+export const CANCEL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+
+/** 128 + the signal's number: what a shell shows for a process the signal killed. */
+export const signalStatus = (s: NodeJS.Signals): number => 128 + osConstants.signals[s];
+
 export async function main(argv: string[], opts: { signal?: AbortSignal; copyPool?: Piscina } = {}): Promise<number> {
   const ac = new AbortController();
   opts.signal?.addEventListener('abort', () => ac.abort(opts.signal!.reason), { once: true });
-  let sigints = 0;
-  const onSigint = () => {
-    sigints++;
-    if (sigints === 1) {
-      process.stderr.write('\nv2v: interrupted, cleaning up (press Ctrl-C again to exit at once)\n');
-      ac.abort();
-    } else {
-      process.exit(1);
-    }
+  // Why the job was cancelled, as the exit status (the first cause wins).
+  let cancelStatus: number | undefined;
+  const cancel = (status: number) => {
+    cancelStatus ??= status;
+    if (!ac.signal.aborted) ac.abort();
   };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  const io = guardStdio((stream, err) => {
+    if (cancelStatus === undefined) io.err(`v2v: ${stream} closed (${err.code ?? err.message}): cancelling, cleaning up\n`);
+    cancel(signalStatus('SIGPIPE'));
+  });
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      io.err(
+        sig === 'SIGINT'
+          ? '\nv2v: interrupted, cleaning up (press Ctrl-C again to exit at once)\n'
+          : `v2v: ${sig}: cancelling, cleaning up (${sig} again to exit at once)\n`,
+      );
+      cancel(signalStatus(sig));
+      return;
+    }
+    // No more waiting; but what this process knows it made still goes.
+    io.err(`v2v: ${sig} again: killing the recorded servers, removing partial output and work dirs, exiting at once\n`);
+    runLastResort();
+    process.exit(cancelStatus ?? signalStatus(sig));
+  };
+  for (const s of CANCEL_SIGNALS) process.on(s, onSignal);
+  /** Before a command that makes work dirs under $TMPDIR: say if dead jobs left some there. */
+  const warnStale = async () => {
+    const w = await staleWarning().catch(() => undefined);
+    if (w) io.err(`v2v: warning: ${w}\n`);
+  };
   // Commander's own usage errors ("error: missing required argument ...")
   // follow the same one-line "v2v: ..." form as every other error. Commands
   // added with addCommand() do not inherit this, so each one gets it too.
   const output = {
-    writeErr: (s: string) => process.stderr.write(s),
+    writeErr: (s: string) => io.err(s),
     outputError: (s: string, write: (s: string) => void) => write(`v2v: ${s.replace(/^error: /, '')}`),
   };
   const program = new Command('v2v')
@@ -95,7 +134,7 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
       return { level, ...(o.logFile ? { file: o.logFile } : {}) };
     },
     signal: ac.signal,
-    out: (t) => process.stdout.write(t),
+    out: io.out,
     groups,
     ...(opts.copyPool ? { copyPool: opts.copyPool } : {}),
   };
@@ -103,15 +142,15 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
   const engine = createEngine();
   try {
     if (argv[0] === 'batch') {
-      await runBatch(argv.slice(1), { signal: ac.signal, out: ctx.out, engine });
+      await runBatch(argv.slice(1), { signal: ac.signal, out: ctx.out, engine, warnStale });
       return 0;
     }
     if (argv[0] !== undefined && STEP_COMMANDS.has(argv[0])) {
-      await runStep(argv, { signal: ac.signal, out: ctx.out, steps: engine.steps });
+      await runStep(argv, { signal: ac.signal, out: ctx.out, steps: engine.steps, warnStale });
       return 0;
     }
     if (!isSubcommand(argv)) {
-      await runV2v(argv, { signal: ac.signal, out: ctx.out, engine });
+      await runV2v(argv, { signal: ac.signal, out: ctx.out, engine, warnStale });
       return 0;
     }
     await program.parseAsync(normalise(words), { from: 'user' });
@@ -120,11 +159,11 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
     if (err instanceof CommanderError) {
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : 1;
     }
-    process.stderr.write(`v2v: ${describeError(err)}\n`);
-    return 1;
+    io.err(`v2v: ${describeError(err)}\n`);
+    return cancelStatus ?? 1;
   } finally {
     await engine.close();
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    for (const s of CANCEL_SIGNALS) process.off(s, onSignal);
+    io.dispose();
   }
 }

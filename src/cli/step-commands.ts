@@ -9,6 +9,7 @@
 //   v2v copy SOURCE TARGET --target-is-zero   (for each printed pair)
 //   v2v output finalize DIR
 //   v2v cleanup DIR
+//   v2v cleanup --stale [--parent DIR]   (work dirs of dead jobs, src/workdir/stale.ts)
 //
 // The servers `input` and `output setup` start outlive the command (pidfiles
 // in DIR); `cleanup` stops them, removes an unfinished output's partial
@@ -23,13 +24,16 @@ import type { V2vContext } from './v2v-command.js';
 export const STEP_COMMANDS = new Set(['input', 'convert', 'output', 'cleanup']);
 
 export const STEPS_USAGE = `Steps on a work dir (each a subcommand):
-  DIR=$(v2v input -i disk [-if FORMAT] [-on NAME] [--workdir DIR] DISK...)
+  DIR=$(v2v input -i disk [-if FORMAT] [--allow-remote-backing] [-on NAME] [--workdir DIR] DISK...)
         (or -i libvirtxml FILE | -i vmx [-it ssh [-ip FILE]] FILE | -i ova FILE, with -n/-b/--mac)
   v2v convert DIR [--no-convert] [-on NAME]
   v2v output setup DIR -o local|qemu|null [-os D] [-of raw|qcow2] [-oa sparse|preallocated] [-on NAME]
       prints "SOURCE TARGET" for each disk: copy each with v2v copy SOURCE TARGET --target-is-zero
   v2v output finalize DIR
   v2v cleanup DIR      stops the servers, removes unfinished output and DIR
+  v2v cleanup --stale [--parent DIR]
+                       the same for every work dir of a dead job under DIR (default $TMPDIR);
+                       prints each dir it removed
 `;
 
 /** Split "--workdir DIR" off a virt-v2v style command line. */
@@ -71,6 +75,7 @@ function only(step: string, a: V2vArgs, allowed: (keyof V2vArgs)[]): void {
     ['outputName', '-on'],
     ['noConvert', '--no-convert'],
     ['printSource', '--print-source'],
+    ['allowRemoteBacking', '--allow-remote-backing'],
     ['logDir', '--log-dir'],
   ];
   const defaults = parseV2vArgs([]);
@@ -84,9 +89,10 @@ function only(step: string, a: V2vArgs, allowed: (keyof V2vArgs)[]): void {
 
 async function stepInput(argv: string[], ctx: StepCtx): Promise<void> {
   const { workdir, rest } = takeWorkdir(argv);
-  only('input', parseV2vArgs(rest), ['inputType', 'inputFormat', 'inputTransport', 'inputPasswordFile', 'outputName']);
+  only('input', parseV2vArgs(rest), ['inputType', 'inputFormat', 'inputTransport', 'inputPasswordFile', 'outputName', 'allowRemoteBacking']);
   // The same options as `v2v -i ... --print-source`: one parse, one plan.
   const { raw } = commandLine([...rest, '--print-source']);
+  if (!workdir) await ctx.warnStale?.();
   const r = await ctx.steps.input(raw, { signal: ctx.signal, onWarning: warn(ctx), ...(workdir ? { workdir } : {}) });
   ctx.out(`${r.workdir}\n`);
 }
@@ -122,7 +128,28 @@ async function stepOutput(argv: string[], ctx: StepCtx): Promise<void> {
   for (const p of await ctx.steps.outputSetup(dir, output, { signal: ctx.signal })) ctx.out(`${p.source} ${p.target}\n`);
 }
 
+/** `--stale [--parent DIR]`: the parent's work dirs of dead jobs, or undefined for `cleanup DIR`. */
+function takeStale(argv: string[]): { parent?: string } | undefined {
+  if (!argv.includes('--stale')) return undefined;
+  let parent: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const w = argv[i]!;
+    if (w === '--stale') continue;
+    if (w === '--parent') {
+      parent = argv[++i];
+      if (!parent) throw new ConfigError('cleanup: option --parent needs a value');
+    } else if (w.startsWith('--parent=') && w.length > '--parent='.length) parent = w.slice('--parent='.length);
+    else throw new ConfigError(`cleanup: --stale takes no ${w.startsWith('-') ? `option ${w}` : `work dir (${w})`}: v2v cleanup --stale [--parent DIR]`);
+  }
+  return parent !== undefined ? { parent } : {};
+}
+
 async function stepCleanup(argv: string[], ctx: StepCtx): Promise<void> {
+  const stale = takeStale(argv);
+  if (stale) {
+    for (const j of await ctx.steps.cleanupStale({ signal: ctx.signal, ...stale })) ctx.out(`${j.dir}\n`);
+    return;
+  }
   const { dir, args } = takeDir('cleanup', argv);
   only('cleanup', args, []);
   await ctx.steps.cleanup(dir, { signal: ctx.signal });

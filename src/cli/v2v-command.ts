@@ -13,6 +13,8 @@ import { humanSize } from '../util/size.js';
 export interface V2vContext {
   signal: AbortSignal;
   out(text: string): void;
+  /** Called once the command line is good, before the job makes its work dir: the stale work dirs warning. */
+  warnStale?: () => Promise<void>;
 }
 
 function printSource(m: MetadataIn): string {
@@ -23,7 +25,10 @@ function printSource(m: MetadataIn): string {
     `       nr vCPUs: ${m.vcpus}`,
     `       firmware: ${m.firmware}`,
     'disks:',
-    ...m.disks.map((d) => `\t${d.source} (${d.format}) [${d.bus}] ${d.size} bytes (${humanSize(d.size)})`),
+    ...m.disks.flatMap((d) => [
+      `\t${d.source} (${d.format}) [${d.bus}] ${d.size} bytes (${humanSize(d.size)})`,
+      ...(d.backing?.length ? [`\t    backing: ${d.backing.join(' -> ')}`] : []),
+    ]),
     'NICs:',
     ...m.nics.map((n) => `\t${n.vnetType === 'network' ? 'Network' : 'Bridge'} "${n.vnet}"${n.mac ? ` mac: ${n.mac}` : ''}${n.model ? ` [${n.model}]` : ''}`),
   ];
@@ -36,6 +41,7 @@ export async function runV2v(argv: string[], ctx: V2vContext & { engine: Engine 
     return;
   }
   const { args: a, raw } = commandLine(argv);
+  await ctx.warnStale?.();
   const render = renderer(a.machineReadable, a.quiet, ctx);
   try {
     const r = await ctx.engine.convert(raw, { signal: ctx.signal, onEvent: render.event });

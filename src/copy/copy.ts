@@ -2,6 +2,7 @@
 // services that embed the engine. Validates everything before a thread
 // starts, runs the copy in a worker, and on failure or cancel removes a
 // target file it created, so no half-written file is left looking complete.
+import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Piscina } from 'piscina';
 import { ConfigError } from '../errors.js';
@@ -12,6 +13,7 @@ import { runCopyJob } from './copy-job.js';
 import { checkEndpoint, parseEndpoint, type Endpoint } from './endpoint.js';
 import { CopyOptions, type CopyOptionsInput } from './options.js';
 import { formatZodError } from '../util/zod.js';
+import { atLastResort } from '../util/last-resort.js';
 
 export interface CopyRequest {
   source: string | string[] | Endpoint;
@@ -40,6 +42,8 @@ export async function copy(req: CopyRequest): Promise<CopyStats> {
   const disk = req.disk ?? 'disk';
   const log = actorLogger(createLogger(logConfig), { actor: 'coordinator', step: 'copy', disk, jobId });
   const pool = req.pool ?? createPool('copy-worker', { maxThreads: 1 });
+  // A second Ctrl-C exits at once: the half-written file still goes.
+  const forget = created && target.kind === 'file' ? atLastResort(() => rmSync(target.path, { force: true })) : undefined;
   try {
     log.info({ source: source.name, target: target.name }, 'copy job started');
     const stats = await runCopyJob(
@@ -57,6 +61,7 @@ export async function copy(req: CopyRequest): Promise<CopyStats> {
     }
     throw err;
   } finally {
+    forget?.();
     try {
       if (!req.pool) await pool.destroy();
     } finally {

@@ -18,6 +18,8 @@ export interface V2vArgs {
   outputName?: string;
   noConvert: boolean;
   printSource: boolean;
+  /** --allow-remote-backing (-i disk): a backing file may be a network location. */
+  allowRemoteBacking: boolean;
   machineReadable: boolean;
   verbose: boolean;
   trace: boolean;
@@ -51,6 +53,7 @@ const TABLE: Record<string, Spec> = {
   on: { key: 'outputName', value: true },
   'no-convert': { key: 'noConvert', value: false },
   'print-source': { key: 'printSource', value: false },
+  'allow-remote-backing': { key: 'allowRemoteBacking', value: false },
   'machine-readable': { key: 'machineReadable', value: false },
   v: { key: 'verbose', value: false },
   verbose: { key: 'verbose', value: false },
@@ -75,6 +78,7 @@ export function parseV2vArgs(argv: string[]): V2vArgs {
     outputAllocation: 'sparse',
     noConvert: false,
     printSource: false,
+    allowRemoteBacking: false,
     machineReadable: false,
     verbose: false,
     trace: false,
@@ -132,6 +136,7 @@ Convert a guest to run on KVM (virt-v2v's command line).
   -ip FILE            -it ssh: the password, read from FILE (else ssh-agent or ~/.ssh keys)
   -i ova FILE|DIR     input: an OVA (tar read in place, manifest checked) or its unpacked directory
   -if FORMAT          input format (default: detected)
+  --allow-remote-backing  -i disk: a disk's backing file may be remote (nbd://, http(s)://, json:...)
   -n [IN:]OUT         map source network IN (default: all) to OUT
   -b [IN:]OUT         map source bridge IN (default: all) to OUT
   --mac MAC:network|bridge:OUT   map the NIC with this MAC

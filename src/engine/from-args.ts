@@ -67,6 +67,7 @@ export function commandLine(argv: string[]): CommandLine {
     ...(a.outputName ? { name: a.outputName } : {}),
     noConvert: a.noConvert,
     printSourceOnly: a.printSource,
+    ...(a.allowRemoteBacking ? { allowRemoteBacking: true } : {}),
     ...(a.logDir ? { logDir: a.logDir } : {}),
     logLevel: a.verbose || a.trace ? 'trace' : 'debug',
   };

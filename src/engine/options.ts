@@ -60,6 +60,12 @@ export const JobOptions = z
     name: z.string().min(1).optional().describe('-on: the converted guest\'s name (default: the source\'s)'),
     noConvert: z.boolean().default(false).describe('--no-convert: copy a guest already at home on KVM as it is'),
     printSourceOnly: z.boolean().default(false).describe('--print-source: read the source, describe it, stop'),
+    allowRemoteBacking: z
+      .boolean()
+      .default(false)
+      .describe(
+        '--allow-remote-backing (-i disk): let a disk\'s backing chain (or data file, or vmdk extents) name a network location (nbd:, http(s):, ssh:, any URI, a json: spec); refused by default',
+      ),
     logDir: Path.optional().describe('--log-dir: keep each step\'s JSON log here (default: a private dir kept on failure)'),
     logLevel: LogLevel.default('debug').describe('level of the step logs (default: debug)'),
     workParent: Path.optional().describe('parent of the private work dir (default: $TMPDIR)'),
@@ -71,6 +77,7 @@ export const JobOptions = z
       if (o.input.passwordFile !== undefined && o.input.transport !== 'ssh') bad('-ip: only with -it ssh', ['input', 'passwordFile']);
       if (o.input.transport === undefined && /^ssh:\/\//i.test(o.input.file)) bad('-i vmx: an ssh:// URI needs -it ssh', ['input', 'transport']);
     }
+    if (o.allowRemoteBacking && o.input.type !== 'disk') bad(`--allow-remote-backing: only for -i disk, not -i ${o.input.type}`, ['allowRemoteBacking']);
     if (!o.printSourceOnly && o.output.type !== 'null' && o.output.storage === undefined) {
       bad(`-o ${o.output.type}: output directory was not specified, use '-os /dir'`, ['output', 'storage']);
     }

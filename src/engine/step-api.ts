@@ -5,8 +5,9 @@
 // process), known by their pidfiles in the work dir until `cleanup`. Each
 // step logs to DIR/STEP.log.
 import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError, InputError } from '../errors.js';
 import { actorLogger, closeLogger, createLogger } from '../log/logger.js';
 import type { MetadataIn, MetadataOut } from '../metadata/schema.js';
 import { nbdUnixUri } from '../process/server.js';
@@ -18,6 +19,8 @@ import { checkOutputOptions, readOutputState, resumeOutput, type OutputOptions }
 import { outputFinalizeStep, outputSetupStep } from '../steps/output/step.js';
 import type { StepContext, StepName } from '../steps/step.js';
 import { createWorkDir, createWorkDirAt, existingWorkDir, readMetadataIn, readMetadataOut, type WorkDir } from '../workdir/workdir.js';
+import { handOffJob, recordJob } from '../workdir/job-record.js';
+import { cleanupStaleJobs, type StaleJob } from '../workdir/stale.js';
 import { parseJobOptions, type JobOptions, type JobOptionsInput } from './options.js';
 
 export interface StepCallOptions {
@@ -37,6 +40,11 @@ export interface StepApi {
   outputFinalize(workdir: string, o?: StepCallOptions): Promise<string[]>;
   /** Stop the work dir's servers, remove an unfinished output and the dir. */
   cleanup(workdir: string, o?: StepCallOptions): Promise<void>;
+  /**
+   * Undo the work dirs of dead jobs under `parent` (default $TMPDIR): their
+   * servers, partial outputs and dirs (src/workdir/stale.ts). Returns them.
+   */
+  cleanupStale(o?: StepCallOptions & { parent?: string }): Promise<StaleJob[]>;
 }
 
 type Track = <T>(signal: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>) => Promise<T>;
@@ -57,13 +65,17 @@ export function stepApi(track: Track): StepApi {
       return track(o.signal, async (signal) => {
         const opts = parseJobOptions({ ...options, printSourceOnly: true });
         const input = await checkInputOptions(opts.input);
+        const keepDir = o.workdir !== undefined && existsSync(o.workdir);
         const w = o.workdir ? await createWorkDirAt(o.workdir) : await createWorkDir(opts.workParent);
         try {
+          // This process owns the dir until it returns it; then the caller does (never stale).
+          await recordJob(w, { keepDir });
           const metadata = await inStep(w, 'input', 'input', signal, o, async (ctx) => {
             // A gzip OVA unpacks inside the work dir: its servers read it there until cleanup removes the dir.
-            const plan = await planSource({ input, network: opts.network, log: ctx.log, signal, scratch: w.path });
+            const plan = await planSource({ input, network: opts.network, log: ctx.log, signal, scratch: w.path, allowRemoteBacking: opts.allowRemoteBacking });
             return (await serveAll(ctx, plan, opts.name)).metadata;
           });
+          await handOffJob(w);
           return { workdir: w.path, metadata };
         } catch (err) {
           await w.remove();
@@ -107,10 +119,23 @@ export function stepApi(track: Track): StepApi {
         await cleanupStep.run(ctx, { ok: false, fromRecords: true });
       });
     },
+    cleanupStale(o = {}) {
+      return track(o.signal, async () => {
+        if (o.parent !== undefined && !(await isDirectory(o.parent))) throw new InputError(`cleanup --stale: parent ${o.parent}: not a directory`);
+        return cleanupStaleJobs(o.parent);
+      });
+    },
   };
 }
 
 async function readMetaOut(w: WorkDir, step: string, dir: string): Promise<MetadataOut> {
   if (!existsSync(w.metadataOut)) throw new ConfigError(`${step}: ${w.path}: no metadata.out yet: run v2v convert ${dir} first`);
   return readMetadataOut(w);
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  return stat(p).then(
+    (st) => st.isDirectory(),
+    () => false,
+  );
 }

@@ -24,6 +24,13 @@ export const DiskIn = z.strictObject({
   /** Virtual size in bytes. */
   size: z.number().int().min(0),
   bus: SourceBus,
+  /** The backing chain under `source`, top first (`-i disk`); absent when there is none. */
+  backing: z
+    .array(z.string())
+    .optional()
+    .describe(
+      'the backing files qemu reads under the source, top first: local paths as qemu opens them, or a remote name as the image spells it (allowed by --allow-remote-backing); absent when the disk has none',
+    ),
 });
 export type DiskIn = z.infer<typeof DiskIn>;
 

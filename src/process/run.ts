@@ -13,9 +13,18 @@ export interface RunResult {
 
 export function runProgram(
   argv: string[],
-  opts: { log: Logger; signal?: AbortSignal; env?: NodeJS.ProcessEnv; what: string; graceMs?: number },
+  opts: {
+    log: Logger;
+    signal?: AbortSignal;
+    env?: NodeJS.ProcessEnv;
+    what: string;
+    graceMs?: number;
+    /** The program's name in messages and log lines when argv[0] only launches it (unshare). */
+    name?: string;
+  },
 ): Promise<RunResult> {
   const [cmd, ...args] = argv as [string, ...string[]];
+  const name = opts.name ?? cmd;
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(new AbortError(`${opts.what}: cancelled`));
     const child = spawn(cmd, args, {
@@ -29,7 +38,7 @@ export function runProgram(
       const text = d.toString();
       if (stream === 'stdout') stdout += text;
       else stderr = (stderr + text).slice(-20_000);
-      for (const line of text.split('\n')) if (line.trim()) opts.log.debug({ [stream]: line }, cmd);
+      for (const line of text.split('\n')) if (line.trim()) opts.log.debug({ [stream]: line }, name);
     };
     child.stdout!.on('data', lines('stdout'));
     child.stderr!.on('data', lines('stderr'));
@@ -65,7 +74,7 @@ export function runProgram(
       // reporting bugs, ...").
       const last = all.findLast((l) => /\berror\b/i.test(l)) ?? all.at(-1) ?? '';
       reject(
-        new ProcessError(`${opts.what}: ${cmd} failed (${signal ?? `exit ${code}`})${last ? `: ${last}` : ''}`, {
+        new ProcessError(`${opts.what}: ${name} failed (${signal ?? `exit ${code}`})${last ? `: ${last}` : ''}`, {
           command: argv.join(' '),
           stderrTail: tail,
           ...(code !== null ? { exitCode: code } : {}),

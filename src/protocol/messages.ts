@@ -66,3 +66,9 @@ export const copyFailed = (jobId: string, err: unknown): CopyFailed => ({
   jobId,
   error: toWireError(err),
 });
+
+// ---------------------------------------------------------------- any worker
+
+/** Worker -> pool, once, when its modules have loaded (src/workers/ready.ts). */
+export const WorkerReady = z.strictObject({ type: z.literal('worker.ready'), worker: z.enum(['copy', 'step']), threadId: z.number().int() });
+export type WorkerReady = z.infer<typeof WorkerReady>;

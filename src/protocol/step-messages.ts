@@ -34,6 +34,10 @@ export const InputStepWire = z.strictObject({
     capacity: z.number().int().min(0).optional(),
     /** An ssh:// disk (-it ssh): the file holding the password (-ip). */
     passwordFile: z.string().min(1).optional(),
+    /** A `json:` spec naming every file of the disk (an OVA member's checked chain). */
+    image: z.string().startsWith('json:{').optional(),
+    /** The backing chain the input plan read (-i disk), for metadata.in. */
+    backing: z.array(z.string()).optional(),
   }),
 });
 

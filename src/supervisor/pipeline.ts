@@ -5,6 +5,7 @@
 // (threads); the copies run in copy actors. `stage` is the one place where a
 // step's events, log, timing and error wrapping (StepError: step, disk,
 // log) happen.
+import path from 'node:path';
 import type { MetadataIn, MetadataOut } from '../metadata/schema.js';
 import { CopyOptions } from '../copy/options.js';
 import { AbortError, StepError, isAbortError } from '../errors.js';
@@ -19,6 +20,7 @@ import type { StepContext, StepName } from '../steps/step.js';
 import type { ActorReady } from '../protocol/step-messages.js';
 import { createPool, destroyPool } from '../workers/pool.js';
 import { createWorkDir, type WorkDir } from '../workdir/workdir.js';
+import { recordJob } from '../workdir/job-record.js';
 import { startActor, type Actor } from './actor.js';
 import { openJobLogs, type JobLogs } from './job-logs.js';
 
@@ -63,7 +65,7 @@ export async function runJob(o: JobOptions, hooks: JobHooks = {}): Promise<JobRe
     const inputLog = logs.forStep('input');
     // A bad metadata file is the file's fault, said in one line; a disk
     // that cannot be read names input.log, as it does from its actor.
-    const p = await planSource({ input, network: o.network, log: inputLog.log, signal, scratch: o.workParent }).catch((err: unknown) =>
+    const p = await planSource({ input, network: o.network, log: inputLog.log, signal, scratch: o.workParent, allowRemoteBacking: o.allowRemoteBacking }).catch((err: unknown) =>
       Promise.reject(new StepError({ step: 'input', log: (err as StepError).disk !== undefined ? inputLog.file : undefined }, err)),
     );
     plan = p;
@@ -71,6 +73,8 @@ export async function runJob(o: JobOptions, hooks: JobHooks = {}): Promise<JobRe
     const output: OutputOptions | undefined = o.printSourceOnly ? undefined : { ...o.output, name: o.name ?? p.fields.name };
     if (output) checkOutputOptions(output);
     workdir = await createWorkDir(o.workParent);
+    // Who owns the dir, for `v2v cleanup --stale` if this process dies (src/workdir/job-record.ts).
+    await recordJob(workdir, { logDir: o.logDir === undefined ? logs.dir : undefined });
     const r = await runSteps(o, p, output, { logs, workdir, signal, emit, elapsed, slots: hooks.slots });
     await logs.close(o.logDir !== undefined);
     return { ...r, ...(o.logDir ? { logDir: logs.dir } : {}) };
@@ -122,9 +126,11 @@ async function runSteps(o: JobOptions, plan: SourcePlan, output: OutputOptions |
       return r;
     } catch (err) {
       ctx.log.error({ err }, 'step failed');
-      // Once Ctrl-C has been pressed, whatever failed after it is the cancel.
+      // Once Ctrl-C has been pressed, whatever failed after it is the cancel
+      // (a failure an actor's part wrapped already included: a server that
+      // was stopped while starting is "not ready in time").
       const cause = signal.aborted && !isAbortError(err) ? new AbortError('cancelled', { cause: err }) : err;
-      throw err instanceof StepError && err.step === step ? err : new StepError({ step, log: isAbortError(cause) ? undefined : file }, cause);
+      throw cause instanceof StepError && cause.step === step ? cause : new StepError({ step, log: isAbortError(cause) ? undefined : file }, cause);
     } finally {
       timings[step] = (Date.now() - t) / 1000;
     }
@@ -144,7 +150,7 @@ async function runSteps(o: JobOptions, plan: SourcePlan, output: OutputOptions |
   const cancelWorking = () => actors.filter((a) => !holding.has(a)).forEach((a) => a.cancel());
   signal.addEventListener('abort', cancelWorking, { once: true });
   const actor = (step: 'input' | 'convert' | 'output-setup', body: { actorId: string; disk?: string; input: unknown }): Actor => {
-    const a = startActor(stepPool, { jobId: 'job', step, workdir: workdir.path, log: logs.forStep(step === 'output-setup' ? 'output' : step).config, ...body } as never, (m) =>
+    const a = startActor(stepPool, { jobId: path.basename(workdir.path), step, workdir: workdir.path, log: logs.forStep(step === 'output-setup' ? 'output' : step).config, ...body } as never, (m) =>
       emit({ type: 'warning', step, message: m }),
     );
     actors.push(a);

@@ -1,6 +1,7 @@
 // The copy actor: one piscina task per disk copy. It owns a native Copier,
 // posts progress over the task's port on a timer, cancels on request, and
 // always returns a message (never throws across the thread boundary).
+import { sayReady } from './ready.js';
 import { threadId } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { addon } from '../nbd/binding.js';
@@ -41,7 +42,9 @@ export default async function copyTask(raw: unknown): Promise<CopyDone | CopyFai
     let last = -1;
     const post = () => {
       const p = copier.progress();
-      if (p.done === last) return;
+      // Before the copier has connected, the size is not known (total 0):
+      // nothing to say yet (a loaded machine showed such a first line).
+      if (p.total === 0 || p.done === last) return;
       last = p.done;
       const msg: CopyProgress = { type: 'copy.progress', jobId, done: p.done, total: p.total };
       port.postMessage(msg);
@@ -63,3 +66,5 @@ export default async function copyTask(raw: unknown): Promise<CopyDone | CopyFai
     if (root) closeLogger(root);
   }
 }
+
+sayReady('copy');

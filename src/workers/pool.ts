@@ -1,7 +1,9 @@
 // How worker files load, settled once (test/native/010-load.test.ts): the
 // built CLI runs dist/**/*.js workers as they are; under vitest this module is
 // a .ts file, and its workers are .ts files loaded through tsx's loader.
+// Each worker says it has loaded with a `worker.ready` message (ready.ts).
 import { Piscina } from 'piscina';
+import { WorkerReady } from '../protocol/messages.js';
 
 export function workerFile(name: string): { filename: string; execArgv: string[] } {
   const isTs = import.meta.url.endsWith('.ts');
@@ -17,10 +19,13 @@ export interface PoolOptions {
   minThreads?: number;
 }
 
+/** The threads of each pool that have said worker.ready. */
+const loaded = new WeakMap<Piscina, Set<number>>();
+
 /** A pool of one kind of worker; each task runs alone in its thread. */
 export function createPool(name: string, opts: PoolOptions = {}): Piscina {
   const { filename, execArgv } = workerFile(name);
-  return new Piscina({
+  const pool = new Piscina({
     filename,
     execArgv,
     minThreads: opts.minThreads ?? 0,
@@ -30,6 +35,13 @@ export function createPool(name: string, opts: PoolOptions = {}): Piscina {
     // Node 20's workers share stdout/stderr with the main thread; piscina
     // flushes them before it posts a result.
   });
+  const ready = new Set<number>();
+  loaded.set(pool, ready);
+  pool.on('message', (m: unknown) => {
+    const r = WorkerReady.safeParse(m);
+    if (r.success) ready.add(r.data.threadId);
+  });
+  return pool;
 }
 
 /**
@@ -37,17 +49,14 @@ export function createPool(name: string, opts: PoolOptions = {}): Piscina {
  * whole process (FATAL ERROR from V8's module instantiation or from the
  * addon's init) when a worker is terminated while it loads its modules: the
  * case of bin/v2v.js, which starts a copy worker ahead of time and destroys
- * it unused when the command line is bad. So first one malformed task per
- * thread (each worker answers it with a typed failure, after loading) waits
- * until the threads have loaded, for at most `settleMs`.
+ * it unused when the command line is bad. So it first waits until every
+ * thread has said worker.ready, for at most `settleMs`.
  */
 export async function destroyPool(pool: Piscina, settleMs = 5000): Promise<void> {
-  const n = pool.threads.length;
-  if (n > 0) {
-    let timer: NodeJS.Timeout | undefined;
-    const settled = Promise.all(Array.from({ length: n }, () => pool.run({ type: 'pool.settle' }).catch(() => undefined)));
-    await Promise.race([settled, new Promise((r) => (timer = setTimeout(r, settleMs)))]);
-    clearTimeout(timer);
+  const ready = loaded.get(pool);
+  const deadline = Date.now() + settleMs;
+  while (ready && pool.threads.some((t) => !ready.has(t.threadId)) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
   }
   await pool.destroy();
 }

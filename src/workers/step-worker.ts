@@ -7,6 +7,7 @@
 // Its messages are handled one at a time, each checked against the actor's
 // status in one place (permitted()). Every task ends with ActorDone or
 // ActorFailed, never a throw.
+import { sayReady } from './ready.js';
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { StateError } from '../errors.js';
@@ -36,29 +37,23 @@ type StartOf<K extends Start['step']> = Extract<Start, { step: K }>;
 
 /** What an actor kind does: its step, and what of the step's output crosses back. */
 interface Handler<K extends Start['step'], O> {
-  step: Step<StartOf<K>['input'] & Record<string, unknown>, O> | Step<never, O>;
-  run(ctx: StepContext, input: StartOf<K>['input']): Promise<O>;
+  /** The step object; `input` is the wire input, already zod-checked. */
+  step: Step<StartOf<K>['input'], O>;
   /** Held output: posted as actor.ready; else the output is the task's result. */
   ready?(output: O): ActorReady['output'];
   done?(output: O): ActorDone['output'];
 }
 
-const handlers: { [K in Start['step']]: Handler<K, never> | Handler<K, any> } = {
-  input: {
+const handler = <K extends Start['step'], O>(_kind: K, h: Handler<K, O>) => h as unknown as Handler<Start['step'], unknown>;
+
+/** The handler table: a new actor kind fails to compile until it is here. */
+const handlers: { readonly [K in Start['step']]: Handler<Start['step'], unknown> } = {
+  input: handler('input', {
     step: inputStep,
-    run: (ctx, input) => inputStep.run(ctx, input),
-    ready: (s: Awaited<ReturnType<typeof inputStep.run>>) => ({ disk: s.disk, pid: s.server.pid, command: s.server.command }),
-  },
-  convert: {
-    step: convertStep,
-    run: (ctx, input) => convertStep.run(ctx, input),
-    done: (m: Awaited<ReturnType<typeof convertStep.run>>) => m,
-  },
-  'output-setup': {
-    step: outputSetupStep,
-    run: (ctx, input) => outputSetupStep.run(ctx, { metadata: input.metadata, options: input.options }),
-    ready: (s: OutputSetup) => ({ targets: s.targets }),
-  },
+    ready: (s) => ({ disk: s.disk, pid: s.server.pid, command: s.server.command }),
+  }),
+  convert: handler('convert', { step: convertStep, done: (m) => m }),
+  'output-setup': handler('output-setup', { step: outputSetupStep, ready: (s: OutputSetup) => ({ targets: s.targets }) }),
 };
 
 /** The one place a message is checked against the actor's status (G3). */
@@ -85,10 +80,10 @@ export default async function stepTask(raw: unknown): Promise<ActorDone | ActorF
     let status: ActorStatus = 'running';
     const box = mailbox(task.port, ToActor, log);
     const ctx: StepContext = { workdir: openWorkDir(task.workdir), log, signal: box.cancelled, warn: (m) => warnings.push(m), detach: false };
-    const h = handlers[task.step] as Handler<typeof task.step, unknown>;
+    const h = handlers[task.step];
     let held: unknown;
     try {
-      held = await h.run(ctx, task.input as never);
+      held = await h.step.run(ctx, task.input as never);
     } catch (err) {
       await h.step.undo?.(ctx, undefined);
       throw err;
@@ -124,3 +119,5 @@ export default async function stepTask(raw: unknown): Promise<ActorDone | ActorF
     if (root) closeLogger(root);
   }
 }
+
+sayReady('step');

@@ -83,7 +83,7 @@ describe.skipIf(!has('nbdkit'))('copy cancel', () => {
     await waitFor(() => !alive(pid), 2000, `socket-activated nbdkit ${pid} to exit`);
   });
 
-  test('SIGINT to `v2v copy` exits 1 within 2 s, says cancelled, removes the new target file and the [ ... ] server', async ({
+  test('SIGINT to `v2v copy` exits 130 (128 + SIGINT) within 2 s, says cancelled, removes the new target file and the [ ... ] server', async ({
     tmp,
   }) => {
     const pidfile = path.join(tmp, 'sa.pid');
@@ -105,7 +105,7 @@ describe.skipIf(!has('nbdkit'))('copy cancel', () => {
     const r = await running;
     const exitedAt = Date.now();
     expect(r.signal).toBeNull();
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(130);
     expect(exitedAt - signalledAt).toBeLessThan(2000);
     expect(r.stderr).toContain('cancelled');
     expect(r.stderr).toMatch(/^v2v: copy: cancelled$/m);

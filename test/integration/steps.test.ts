@@ -155,7 +155,9 @@ describe.skipIf(needs)('v2v step subcommands', () => {
     expectOk(inp, 'input');
     expect(inp.stdout).toBe(`${dir}\n`);
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
-    expect(await nonLogEntries(dir)).toEqual(['.v2v-workdir', 'in0', 'in0.pid', 'in1', 'in1.pid', 'metadata.in']);
+    expect(await nonLogEntries(dir)).toEqual(['.v2v-workdir', 'in0', 'in0.pid', 'in1', 'in1.pid', 'job.json', 'metadata.in']);
+    // Handed to its supervisor: never taken for a dead job's dir (v2v cleanup --stale).
+    expect(JSON.parse(await readFile(path.join(dir, 'job.json'), 'utf8'))).toMatchObject({ kind: 'v2v-job', owner: 'supervisor' });
     expect((await readdir(dir)).includes('input.log')).toBe(true);
     expect((await lstat(path.join(dir, 'in0'))).isSocket()).toBe(true);
     expect((await lstat(path.join(dir, 'in1'))).isSocket()).toBe(true);
@@ -247,7 +249,7 @@ describe.skipIf(needs)('v2v step subcommands', () => {
     expect(path.dirname(dir)).toBe(work);
     expect(await readdir(work)).toEqual([path.basename(dir)]);
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
-    expect(await nonLogEntries(dir)).toEqual(['.v2v-workdir', 'in0', 'in0.pid', 'metadata.in']);
+    expect(await nonLogEntries(dir)).toEqual(['.v2v-workdir', 'in0', 'in0.pid', 'job.json', 'metadata.in']);
     expect((await lstat(path.join(dir, 'in0'))).isSocket()).toBe(true);
     const pids = await pidfiles(dir);
     expect(running(pids.in0!)).toBe(true);

@@ -168,7 +168,7 @@ describe.skipIf(needs)('v2v batch', () => {
         }
       },
     });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(130);
     expect(stderrLines(r).at(-1)).toBe('v2v: batch: cancelled');
     expect(Date.now() - started).toBeLessThan(30_000);
     const failed = r.stdout

@@ -154,7 +154,7 @@ describe.skipIf(needs)('v2v --no-convert', () => {
     },
   );
 
-  test('SIGINT during the copy: exit 1, no partial disks, nothing running', async ({ tmp }) => {
+  test('SIGINT during the copy: exit 130 (128 + SIGINT), no partial disks, nothing running', async ({ tmp }) => {
     const work = path.join(tmp, 'work');
     const out = path.join(tmp, 'out');
     await mkdir(work);
@@ -175,7 +175,7 @@ describe.skipIf(needs)('v2v --no-convert', () => {
       },
     });
     const r = await p;
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/cancelled/);
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(await readdir(out)).toEqual([]);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Piscina } from 'piscina';
 import { describe, expect, it } from 'vitest';
 import { libnbdVersion, nativeStats } from '../../src/nbd/handle.js';
-import { createPool, workerFile } from '../../src/workers/pool.js';
+import { createPool, destroyPool, workerFile } from '../../src/workers/pool.js';
 import { repoRoot } from '../helpers/cli.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -32,6 +32,15 @@ describe('010 load', () => {
     } finally {
       await pool.destroy();
     }
+  });
+
+  it.each(['copy-worker', 'step-worker'])('a %s says worker.ready once loaded; destroyPool waits for it', async (name) => {
+    const pool = createPool(name, { maxThreads: 1, minThreads: 1 });
+    const said = new Promise<unknown>((resolve) => pool.on('message', resolve));
+    // Destroyed at once, while the thread may still be loading: destroyPool
+    // waits for its worker.ready (terminating a loading worker aborts Node 20).
+    await destroyPool(pool);
+    expect(await said).toMatchObject({ type: 'worker.ready', worker: name === 'copy-worker' ? 'copy' : 'step' });
   });
 
   // dist/src is the library build; dist/bundle is what bin/v2v.js runs.

@@ -3,9 +3,11 @@
 // stays untouched and the copy then reads the converted disks. virt-v2v-in-
 // place accepts NBD disks only on a loopback TCP port, so each overlay gets a
 // TCP proxy (nbdkit's nbd plugin in front of in<N>) for as long as the
-// conversion runs. virt-inspector reads the source (read-only) meanwhile
-// for the OS facts of metadata.out; virt-v2v-in-place's own output says
-// whether the guest has virtio drivers now.
+// conversion runs; the proxies and virt-v2v-in-place run in a private
+// network namespace (netns.ts), so no other local user can reach those
+// ports. virt-inspector reads the source (read-only) meanwhile for the OS
+// facts of metadata.out; virt-v2v-in-place's own output says whether the
+// guest has virtio drivers now.
 //
 // KVM or not: libguestfs decides; set LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 // where KVM is missing or hangs (REFERENCE.md: it hangs on our CI machine).
@@ -16,11 +18,10 @@ import { XMLParser } from 'fast-xml-parser';
 import type { Logger } from 'pino';
 import { EngineError } from '../../errors.js';
 import { metadataOutFor, type GuestOs, type MetadataIn, type MetadataOut } from '../../metadata/schema.js';
-import { freePort } from '../../process/ports.js';
 import { runProgram } from '../../process/run.js';
-import { startNbdkit, type Server } from '../../process/server.js';
 import { writeJson, type WorkDir } from '../../workdir/workdir.js';
 import { conversionXml } from './libvirt-xml.js';
+import { FIRST_PORT, privateNetwork, runWithProxies, type Proxy } from './netns.js';
 
 export interface ConvertOptions {
   workdir: WorkDir;
@@ -80,79 +81,82 @@ export function virtioFromOutput(text: string): boolean | undefined {
 
 export async function convertGuest(o: ConvertOptions): Promise<MetadataOut> {
   const { workdir, metadata: m, log } = o;
-  const proxies: Server[] = [];
-  try {
-    const ports: number[] = [];
-    for (const d of m.disks) {
-      const port = await freePort();
-      ports.push(port);
-      proxies.push(
-        await startNbdkit(['nbd', `socket=${workdir.inSocket(d.index)}`], {
-          dir: workdir.path,
-          name: `convert-proxy${d.index}`,
-          tcp: { host: '127.0.0.1', port },
-          log,
-          ...(o.signal ? { signal: o.signal } : {}),
-        }),
-      );
-    }
-    const xmlFile = path.join(workdir.path, 'convert.xml');
-    await writeFile(xmlFile, conversionXml(m, ports), { mode: 0o600 });
-    const env = { TMPDIR: workdir.path, LIBGUESTFS_CACHEDIR: process.env.LIBGUESTFS_CACHEDIR ?? '/var/tmp' };
-    // The OS facts come from the pristine source, inspected while the
-    // conversion runs (each libguestfs appliance keeps about one core busy;
-    // in sequence this cost ~25 s under TCG). Sources that are not local
-    // image files are inspected through the proxies after the conversion.
-    // (An OVA's disks are members of a tar, or were decompressed: their
-    // `source` is the archive, not an image; those go through the proxies.)
-    const local = m.input !== 'ova' && m.disks.every((d) => path.isAbsolute(d.source) && existsSync(d.source));
-    const inspect = new AbortController();
-    const stopInspect = () => inspect.abort();
-    o.signal?.addEventListener('abort', stopInspect, { once: true });
-    const inspector = (drives: string[]) =>
-      runProgram(['virt-inspector', '--no-applications', '--no-icon', ...drives], {
+  // Refused here, before anything runs, where no private network exists.
+  await privateNetwork();
+  // Ports of the conversion's own loopback: any port is free there.
+  const proxies = (readonly: boolean): Proxy[] =>
+    m.disks.map((d, i) => ({
+      name: `convert-${readonly ? 'ro-' : ''}proxy${d.index}`,
+      socket: workdir.inSocket(d.index),
+      port: FIRST_PORT + i,
+    }));
+  const ports = proxies(false).map((p) => p.port);
+  const xmlFile = path.join(workdir.path, 'convert.xml');
+  await writeFile(xmlFile, conversionXml(m, ports), { mode: 0o600 });
+  const env = { TMPDIR: workdir.path, LIBGUESTFS_CACHEDIR: process.env.LIBGUESTFS_CACHEDIR ?? '/var/tmp' };
+  // The OS facts come from the pristine source, inspected while the
+  // conversion runs (each libguestfs appliance keeps about one core busy;
+  // in sequence this cost ~25 s under TCG). Sources that are not local
+  // image files are inspected through (read-only) proxies after the
+  // conversion, in a private network again. (An OVA's disks are members of
+  // a tar, or were decompressed: their `source` is the archive, not an
+  // image; those go through the proxies.)
+  const local = m.input !== 'ova' && m.disks.every((d) => path.isAbsolute(d.source) && existsSync(d.source));
+  const inspect = new AbortController();
+  const stopInspect = () => inspect.abort();
+  o.signal?.addEventListener('abort', stopInspect, { once: true });
+  const inspectorArgv = (drives: string[]) => ['virt-inspector', '--no-applications', '--no-icon', ...drives];
+  const early = local
+    ? runProgram(inspectorArgv(m.disks.flatMap((d) => [`--format=${d.format}`, '-a', d.source])), {
         log,
         env,
         what: 'convert: inspection',
         signal: inspect.signal,
-      });
-    const early = local ? inspector(m.disks.flatMap((d) => [`--format=${d.format}`, '-a', d.source])) : undefined;
-    early?.catch(() => {}); // awaited below, or abandoned when the conversion fails
-    let conv;
-    try {
-      conv = await runProgram(['virt-v2v-in-place', '-i', 'libvirtxml', xmlFile], {
-        log,
-        env,
-        what: 'convert',
-        ...(o.signal ? { signal: o.signal } : {}),
-      });
-    } catch (err) {
-      inspect.abort();
-      await early?.catch(() => {});
-      o.signal?.removeEventListener('abort', stopInspect);
-      throw err;
-    }
-    const virtio = virtioFromOutput(conv.stdout + conv.stderr);
-    for (const w of warningsFromOutput(conv.stdout + conv.stderr)) {
-      log.warn({ warning: w }, 'virt-v2v-in-place warning');
-      o.onWarning?.(w);
-    }
-    const insp = await (early ?? inspector(['--format=raw', ...ports.flatMap((p) => ['-a', `nbd://127.0.0.1:${p}`])])).finally(() =>
-      o.signal?.removeEventListener('abort', stopInspect),
-    );
-    const found = parseInspection(insp.stdout);
-    if (virtio === undefined) {
-      const w = 'virt-v2v-in-place did not say whether virtio drivers were installed: assuming they were';
-      log.warn(w);
-      o.onWarning?.(w);
-    }
-    const hasVirtio = virtio ?? true;
-    const out = metadataOutFor(m, o.name ?? m.name, { converted: true, os: found.os, uefi: found.uefi, virtio: hasVirtio });
-    await writeJson(workdir.metadataOut, out);
-    log.info({ metadataOut: out }, 'metadata.out written');
-    return out;
-  } finally {
-    // The conversion's TCP view exists only while it runs.
-    await Promise.all(proxies.map((p) => p.stop()));
+      })
+    : undefined;
+  early?.catch(() => {}); // awaited below, or abandoned when the conversion fails
+  let conv;
+  try {
+    conv = await runWithProxies(['virt-v2v-in-place', '-i', 'libvirtxml', xmlFile], {
+      dir: workdir.path,
+      proxies: proxies(false),
+      log,
+      env,
+      what: 'convert',
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+  } catch (err) {
+    inspect.abort();
+    await early?.catch(() => {});
+    o.signal?.removeEventListener('abort', stopInspect);
+    throw err;
   }
+  const virtio = virtioFromOutput(conv.stdout + conv.stderr);
+  for (const w of warningsFromOutput(conv.stdout + conv.stderr)) {
+    log.warn({ warning: w }, 'virt-v2v-in-place warning');
+    o.onWarning?.(w);
+  }
+  const insp = await (
+    early ??
+    runWithProxies(inspectorArgv(['--format=raw', ...ports.flatMap((p) => ['-a', `nbd://127.0.0.1:${p}`])]), {
+      dir: workdir.path,
+      proxies: proxies(true),
+      readonly: true,
+      log,
+      env,
+      what: 'convert: inspection',
+      signal: inspect.signal,
+    })
+  ).finally(() => o.signal?.removeEventListener('abort', stopInspect));
+  const found = parseInspection(insp.stdout);
+  if (virtio === undefined) {
+    const w = 'virt-v2v-in-place did not say whether virtio drivers were installed: assuming they were';
+    log.warn(w);
+    o.onWarning?.(w);
+  }
+  const hasVirtio = virtio ?? true;
+  const out = metadataOutFor(m, o.name ?? m.name, { converted: true, os: found.os, uefi: found.uefi, virtio: hasVirtio });
+  await writeJson(workdir.metadataOut, out);
+  log.info({ metadataOut: out }, 'metadata.out written');
+  return out;
 }

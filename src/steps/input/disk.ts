@@ -68,6 +68,8 @@ type CheckOptions = {
   nbdUri?: string;
   /** How messages name the disk (default: `given`). */
   label?: string;
+  /** A `json:` spec that names every file of the disk (an OVA member's checked chain): opened as it is. */
+  image?: string;
 };
 
 async function checkRemote(
@@ -97,11 +99,28 @@ async function checkRemote(
  * the size up stays inside the archive.
  */
 export function tarMemberSpec(file: string, range: { offset: number; size: number }, format?: string): string {
-  const inner = { driver: 'raw', offset: range.offset, size: Math.ceil(range.size / 512) * 512, file: { driver: 'file', filename: file } };
-  return `json:${JSON.stringify(format ? { driver: format, file: inner } : { file: inner })}`;
+  // "backing": null: qemu follows no backing file the member's header may
+  // name (the input plan found none, ova/chain.ts; or built the member's
+  // whole chain into DiskSource.image).
+  return `json:${JSON.stringify({ ...(format ? { driver: format } : {}), file: tarMemberNode(file, range), backing: null })}`;
 }
 
-const failer = (index: number, label: string) => (why: string, cause?: unknown) =>
+/** The qemu node of a tar member's bytes (raw, at its offset and size). */
+export function tarMemberNode(file: string, range: { offset: number; size: number }): Record<string, unknown> {
+  return { driver: 'raw', offset: range.offset, size: Math.ceil(range.size / 512) * 512, file: { driver: 'file', filename: file } };
+}
+
+/**
+ * A `json:` spec for qemu-img info, which opens no backing file and
+ * refuses one given: the top level only, its backing set to null.
+ */
+function infoSpec(image: string): string {
+  const top = JSON.parse(image.slice('json:'.length)) as Record<string, unknown>;
+  return `json:${JSON.stringify({ ...top, backing: null })}`;
+}
+
+/** The one-line error of disk INDEX: "input: disk LABEL: why". */
+export const failer = (index: number, label: string) => (why: string, cause?: unknown) =>
   tag(new InputError(`input: disk ${label}: ${why}`, cause === undefined ? undefined : { cause }), `in${index}`);
 
 /** A local disk file exists, is a regular file or block device, and is readable: the input plan checks every disk so before any server starts. */
@@ -135,8 +154,8 @@ export async function checkDisk(index: number, given: string, opts: CheckOptions
     // Without -if qemu-img probes the format, as virt-v2v does: a raw
     // guest disk whose first sector looks like a qcow2 header would be
     // opened as qcow2. -if raw avoids that.
-    const spec = opts.tarRange ? tarMemberSpec(source, opts.tarRange, opts.format) : undefined;
-    const info = await qemuImgInfo(spec ?? source, {
+    const spec = opts.image ?? (opts.tarRange ? tarMemberSpec(source, opts.tarRange, opts.format) : undefined);
+    const info = await qemuImgInfo(spec ? infoSpec(spec) : source, {
       ...(opts.format && !spec ? { format: opts.format } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });

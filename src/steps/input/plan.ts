@@ -7,7 +7,9 @@
 // the work dir, a remote one (NBD, HTTP(S)) fronted by nbdkit's nbd or curl
 // plugin. With `-it ssh` (-i vmx only) the .vmx and its flat disks are on
 // another host, read over SSH (vmx/ssh.ts) and fronted by nbdkit's ssh
-// plugin.
+// plugin. A bare disk's backing chain is read (backing.ts): remote levels
+// are refused unless --allow-remote-backing; an OVA disk's may only name
+// members of the OVA (ova/chain.ts).
 import { constants } from 'node:fs';
 import { access, open, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,7 +19,8 @@ import { ConfigError, InputError } from '../../errors.js';
 import type { JobOptions } from '../../engine/options.js';
 import type { NicIn } from '../../metadata/schema.js';
 import { errnoText } from '../../util/errno.js';
-import { checkLocalFile, diskGuest, type GuestFields } from './disk.js';
+import { backingChain } from './backing.js';
+import { checkLocalFile, diskGuest, failer, type GuestFields } from './disk.js';
 import { applyNetworkMap, parseNetworkMap, readLibvirtXml, type NetworkMapOptions } from './libvirtxml/parse.js';
 import type { SourceDisk, SourceGuest } from './source.js';
 import { parseSshUri } from './ssh.js';
@@ -97,6 +100,8 @@ export interface PlanOptions {
   signal?: AbortSignal | undefined;
   /** Where a gzip OVA is unpacked (default $TMPDIR). */
   scratch?: string | undefined;
+  /** --allow-remote-backing (`-i disk`): a disk's backing file may be remote (nbd://, json:, ...). */
+  allowRemoteBacking?: boolean | undefined;
 }
 
 /**
@@ -123,7 +128,7 @@ export async function planSource(o: PlanOptions): Promise<SourcePlan> {
     unpacked = await tmpDir({ prefix: 'v2v-ova-', mode: 0o700, unsafeCleanup: true, ...(o.scratch ? { tmpdir: o.scratch } : {}) });
   }
   try {
-    const read = await readPlan(input, o.network, log, signal, unpacked?.path);
+    const read = await readPlan(input, o.network, log, signal, unpacked?.path, o.allowRemoteBacking === true);
     return unpacked ? { ...read, cleanup: unpacked.cleanup } : read;
   } catch (err) {
     await unpacked?.cleanup();
@@ -137,6 +142,7 @@ async function readPlan(
   log: Logger,
   signal: AbortSignal | undefined,
   extractDir: string | undefined,
+  allowRemoteBacking: boolean,
 ): Promise<SourcePlan> {
   const warnings: string[] = [];
   const map = parseNetworkMap(network);
@@ -174,9 +180,17 @@ async function readPlan(
     ...(d.compressed ? { compressed: d.compressed } : {}),
     ...(d.capacity !== undefined ? { capacity: d.capacity } : {}),
     ...(input.type === 'vmx' && input.transport === 'ssh' && input.passwordFile !== undefined ? { passwordFile: input.passwordFile } : {}),
+    ...(d.image ? { image: d.image } : {}),
   }));
   // Every local disk is there and readable before any server starts.
   for (const [i, d] of disks.entries()) if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(d.file)) await checkLocalFile(i, d.file);
+  // A bare disk's backing chain: shown in metadata.in, remote levels refused unless allowed.
+  if (input.type === 'disk') {
+    for (const [i, d] of disks.entries()) {
+      const backing = await backingChain(d.file, d.format, { allowRemote: allowRemoteBacking, fail: failer(i, d.file) });
+      if (backing.length > 0) Object.assign(d, { backing });
+    }
+  }
   log.info({ guest, disks }, `input: ${input.type === 'disk' ? input.files.join(' ') : input.file}: ${guest.disks.length} disk(s), ${guest.removables.length} removable(s), ${nics.length} NIC(s)`);
   return {
     guest,

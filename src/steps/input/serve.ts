@@ -13,7 +13,9 @@ import { AbortError, InputError } from '../../errors.js';
 import type { DiskIn } from '../../metadata/schema.js';
 import { serverErrorSoon, startNbdkit, type Server } from '../../process/server.js';
 import type { WorkDir } from '../../workdir/workdir.js';
-import { checkDisk, serveDisk } from './disk.js';
+import { checkDisk, failer, serveDisk } from './disk.js';
+import { imageRefs, withFileBytes } from './image-refs.js';
+import { show } from './vmx/fail.js';
 import { parseSshUri, sshPluginArgs } from './ssh.js';
 
 export interface DiskSource {
@@ -28,6 +30,10 @@ export interface DiskSource {
   capacity?: number | undefined;
   /** ssh:// only: the password file (`-ip`). */
   passwordFile?: string | undefined;
+  /** A `json:` spec naming every file of the disk (an OVA member's checked chain): opened as it is. */
+  image?: string | undefined;
+  /** The disk's backing chain as the input plan read it (`-i disk`), for metadata.in. */
+  backing?: string[] | undefined;
 }
 
 export interface ServedDisk {
@@ -50,6 +56,18 @@ async function gunzipInto(file: string, range: DiskSource['tarRange'], dest: str
   return dest;
 }
 
+/**
+ * A decompressed OVA member must name no other file (a backing file, data
+ * file or extent would be looked for beside it, in the work dir, or
+ * anywhere): refused before qemu opens it.
+ */
+async function namesNothing(src: DiskSource, file: string): Promise<void> {
+  const fail = failer(src.index, src.file);
+  const { refs } = await withFileBytes(file, fail, (b) => imageRefs(b, src.format, (why, cause) => fail(`the decompressed disk: ${why}`, cause)));
+  const ref = refs[0];
+  if (ref) throw fail(`the decompressed disk names the ${ref.kind} ${show(ref.name)}: refused (a compressed disk of an OVA may name no other file)`);
+}
+
 export async function serveSource(
   src: DiskSource,
   o: { workdir: WorkDir; log: Logger; signal?: AbortSignal; detach?: boolean },
@@ -63,6 +81,7 @@ export async function serveSource(
       file = await gunzipInto(src.file, range, path.join(workdir.path, `in${src.index}.disk`), signal);
       range = undefined;
       log.info({ from: src.file, range: src.tarRange, to: file }, 'decompressed');
+      await namesNothing(src, file);
     }
     if (/^(nbd(\+unix)?|https?|ssh):\/\//.test(file)) {
       const plugin = file.startsWith('ssh:')
@@ -78,6 +97,7 @@ export async function serveSource(
       ...(src.format ? { format: src.format } : {}),
       ...(range ? { tarRange: range } : {}),
       ...(src.capacity !== undefined ? { capacity: src.capacity } : {}),
+      ...(src.image ? { image: src.image } : {}),
       ...(signal ? { signal } : {}),
     }).catch(async (err: unknown) => {
       // Behind our front, qemu-img only sees "export not available": the
@@ -87,7 +107,7 @@ export async function serveSource(
       throw err;
     });
     const { server, disk } = await serveDisk(checked, { workdir, log, ...(signal ? { signal } : {}), detach: o.detach === true });
-    return { disk, server, fronts };
+    return { disk: src.backing?.length ? { ...disk, backing: src.backing } : disk, server, fronts };
   } catch (err) {
     await Promise.all(fronts.map((f) => f.stop()));
     throw err;

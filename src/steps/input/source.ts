@@ -20,6 +20,11 @@ export interface SourceDisk {
   tarRange?: { offset: number; size: number };
   /** gzip-compressed member (OVA), to be decompressed before use. */
   compressed?: 'gzip';
+  /**
+   * A `json:` spec naming every file qemu may open for this disk (an OVA
+   * member with a checked backing chain, ova/chain.ts): opened as it is.
+   */
+  image?: string;
 }
 
 export interface SourceRemovable {

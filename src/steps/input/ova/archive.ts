@@ -12,6 +12,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { asInputError, errnoText, ovaError, throwIfAborted } from './fail.js';
 import { MAX_MEMBERS, checkName, listTar } from './tar.js';
+import type { Bytes } from '../image-refs.js';
 
 export interface ArchiveFile {
   kind: 'file' | 'symlink' | 'other';
@@ -150,6 +151,30 @@ export async function readHead(a: OvaArchive, name: string, f: ArchiveFile, n: n
   const parts: Buffer[] = [];
   await readChunks(a, name, f, n, (b) => parts.push(Buffer.from(b)));
   return Buffer.concat(parts);
+}
+
+/** Random access to the file's bytes (for image headers), each read bounded by the file. */
+export function memberBytes(a: OvaArchive, name: string, f: ArchiveFile): Bytes {
+  return {
+    size: f.size,
+    read: async (offset, length) => {
+      const buf = Buffer.alloc(Math.max(0, Math.min(length, f.size - offset)));
+      const fh = await openOrFail(f.path, a.label, name, a.kind === 'directory');
+      let done = 0;
+      try {
+        while (done < buf.length) {
+          const { bytesRead } = await fh.read(buf, done, buf.length - done, f.offset + offset + done);
+          if (bytesRead === 0) throw ovaError([a.label, name, 'file ends early (changed while being read?)']);
+          done += bytesRead;
+        }
+      } catch (err) {
+        throw asInputError(err, [a.label, name]);
+      } finally {
+        await fh.close();
+      }
+      return buf;
+    },
+  };
 }
 
 /** Hex digest of the file's bytes, read in 1 MiB steps that each check `signal`. */

@@ -6,11 +6,14 @@
 // decompressing gzip members, comparing capacities) is the caller's job.
 //
 // An uncompressed tar's disks stay in place: SourceDisk.location is the .ova
-// and tarRange the member's bytes (virt-v2v's "tar optimisation").
+// and tarRange the member's bytes (virt-v2v's "tar optimisation"). What a
+// disk names besides itself (backing files, extents, ...) must be another
+// member (chain.ts).
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SourceDisk, SourceGuest } from '../source.js';
 import { checkedPath, lookup, openDirectoryArchive, openTarArchive, readHead, readSmallFile, type ArchiveFile, type OvaArchive } from './archive.js';
+import { checkMember } from './chain.js';
 import { extractCompressedOva } from './extract.js';
 import { errnoText, ovaError, throwIfAborted } from './fail.js';
 import { verifyManifest } from './manifest.js';
@@ -104,7 +107,11 @@ async function sourceDisk(a: OvaArchive, ovfDir: string, d: OvfDisk): Promise<So
     a.kind === 'tar'
       ? { location: file.path, tarRange: { offset: file.offset, size: file.size }, bus: d.bus }
       : { location: await checkedPath(a, name, file), bus: d.bus };
-  if (d.format) disk.format = d.format;
+  // What the disk names besides itself must be inside the OVA (a gzip
+  // member's is checked once decompressed, serve.ts).
+  const checked = gzip ? { format: d.format } : await checkMember(a, name, file, d.format);
+  if (checked.format) disk.format = checked.format;
+  if (checked.image) disk.image = checked.image;
   if (d.capacity !== undefined) disk.capacity = d.capacity;
   if (gzip) disk.compressed = 'gzip';
   return disk;

@@ -14,6 +14,10 @@ import { hasControl, quote } from './fail.js';
 
 /** A descriptor is a few hundred bytes; a bigger text file is not one. */
 export const MAX_DESCRIPTOR_BYTES = 64 * 1024;
+/** How much of a descriptor qemu searches for parentFileNameHint (block/vmdk.c DESC_SIZE). */
+export const QEMU_DESC_SIZE = 20 * 512;
+/** Where qemu looks for the parent hint of a sparse ("KDMV", "COWD") file, whatever its header says. */
+export const QEMU_SPARSE_DESC_OFFSET = 0x200;
 /** VMDK sizes and offsets count 512-byte sectors. */
 export const SECTOR = 512;
 
@@ -75,7 +79,57 @@ export function parseDescriptor(text: string, fail: DescriptorFail): Descriptor 
     if (hasControl(parent.value)) throw fail(`parentFileNameHint ${quote(parent.value)} holds a control character`, parent.line);
     Object.assign(d, { parentFileNameHint: parent.value, parentLine: parent.line });
   }
+  // qemu finds the parent its own way (the first "parentFileNameHint"
+  // anywhere, a comment included): what it would follow must be what we check.
+  const qemu = qemuParentHint(Buffer.from(text, 'utf8').subarray(0, QEMU_DESC_SIZE));
+  if (qemu !== undefined && qemu !== d.parentFileNameHint) {
+    throw fail(`qemu would read the parentFileNameHint as ${quote(qemu)}, not as ${quote(d.parentFileNameHint ?? '')}: refused`, parent?.line);
+  }
   return d;
+}
+
+/**
+ * The parent a VMDK names as qemu 7.2 reads it (block/vmdk.c
+ * vmdk_parent_open): the first "parentFileNameHint" in `desc` (the
+ * QEMU_DESC_SIZE bytes qemu reads, up to the first NUL), 2 characters
+ * skipped (`="`), up to the next '"'. Undefined if there is none or qemu
+ * would refuse it (no closing quote, too long).
+ */
+export function qemuParentHint(desc: Buffer): string | undefined {
+  const nul = desc.indexOf(0);
+  const at = (nul < 0 ? desc : desc.subarray(0, nul)).indexOf('parentFileNameHint', 0, 'latin1');
+  if (at < 0) return undefined;
+  const start = at + 'parentFileNameHint'.length + 2;
+  let end = start;
+  while (end < desc.length && desc[end] !== 0x22 && desc[end] !== 0) end++;
+  if (end >= desc.length || desc[end] !== 0x22 || end - start > 1023) return undefined;
+  return desc.toString('utf8', start, end) || undefined;
+}
+
+/**
+ * qemu's vmdk_probe on a text file (its first 2048 bytes): after comment
+ * lines and lines of spaces, a "version=1|2|3" line makes it a VMDK
+ * descriptor, whatever else it holds.
+ */
+export function qemuProbesDescriptor(head: Buffer): boolean {
+  const buf = head.subarray(0, 2048);
+  let p = 0;
+  while (p < buf.length) {
+    if (buf[p] === 0x23) {
+      while (p < buf.length && buf[p] !== 0x0a) p++;
+      p++;
+      continue;
+    }
+    if (buf[p] === 0x20) {
+      while (p < buf.length && buf[p] === 0x20) p++;
+      if (p < buf.length && buf[p] === 0x0d) p++;
+      if (p === buf.length || buf[p] !== 0x0a) return false;
+      p++;
+      continue;
+    }
+    return /^version=[123]\r?\n/.test(buf.toString('latin1', p, p + 11));
+  }
+  return false;
 }
 
 /**
@@ -115,6 +169,15 @@ export interface SparseHeader {
   descriptorOffset: number;
   descriptorSize: number;
 }
+
+/**
+ * A "KDMV" header of capacity 0 with a descriptor offset: qemu reads the
+ * descriptor there as a whole descriptor file, extents included.
+ */
+export function pointsAtDescriptor(h: SparseHeader): boolean {
+  return h.capacity === 0 && h.descriptorOffset !== 0;
+}
+export const POINTS_AT_DESCRIPTOR = 'a sparse VMDK of capacity 0 that points at a descriptor (qemu would read its extents): not supported';
 
 /** Parse the first 512 bytes of a "KDMV" file; undefined if absurd. */
 export function parseSparseHeader(buf: Buffer): SparseHeader | undefined {

@@ -1,0 +1,275 @@
+// The job record: DIR/job.json says which process owns a work dir, so that
+// what a job leaves when its process dies (kill -9, the OOM killer) can be
+// told from what a live job is using, and undone later (`v2v cleanup
+// --stale`, src/workdir/stale.ts). The dir already records the rest: its
+// servers by their pidfiles (DIR/*.pid), its partial outputs in output.json.
+//
+// A process is known by its pid and its start time (/proc/PID/stat field 22,
+// clock ticks after boot), so a recycled pid is not taken for the job; the
+// boot id and host name make a record from before a reboot dead, and one
+// from another host (a shared TMPDIR) not ours to judge.
+//
+// Owners:
+// - `process`: the dir lives and dies with process `pid` (a `v2v` job,
+//   engine.convert, a batch's guests; `v2v input` until it has handed the
+//   dir over). Stale once that process is gone.
+// - `supervisor`: `v2v input` (engine.steps.input) has returned the dir to
+//   its caller, whose servers outlive it on purpose until `v2v cleanup DIR`.
+//   Never stale: no process owns it that we could see die.
+//
+// The main thread also keeps, for each dir it recorded, a last-resort
+// action (src/util/last-resort.ts): a second signal kills the recorded
+// servers with SIGKILL and removes the partial outputs, the private log dir
+// and the work dir synchronously before the process exits.
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { atLastResort } from '../util/last-resort.js';
+import { WORKDIR_MARKER, writeJson, type WorkDir } from './workdir.js';
+
+export const JOB_RECORD = 'job.json';
+
+export const JobRecord = z.strictObject({
+  version: z.literal(1),
+  kind: z.literal('v2v-job'),
+  owner: z.enum(['process', 'supervisor']).describe('who the dir belongs to (see above)'),
+  pid: z.number().int().min(1).describe('the process that made the dir'),
+  start: z.string().regex(/^\d+$/).describe('its start time: /proc/PID/stat field 22'),
+  boot: z.string().optional().describe('/proc/sys/kernel/random/boot_id when it was recorded'),
+  host: z.string().describe('os.hostname()'),
+  argv: z.array(z.string()).describe("the process's command line"),
+  cwd: z.string().describe('its working directory (relative paths in argv)'),
+  created: z.string().describe('ISO time'),
+  logDir: z.string().optional().describe("the job's private log dir (v2v-log-*), removed with it"),
+  keepDir: z.boolean().optional().describe("the dir is the user's (--workdir): emptied, not removed"),
+});
+export type JobRecord = z.infer<typeof JobRecord>;
+
+/** State (field 3) and start time (field 22) of PID, or undefined if there is no such process. */
+export function processStat(pid: number): { state: string; start: string } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const start = f[19];
+  return start !== undefined && /^\d+$/.test(start) ? { state: f[0]!, start } : undefined;
+}
+
+function bootId(): string | undefined {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the process that owns the record still runs: the same pid with the
+ * same start time, this boot. A record from another host, or a system
+ * without /proc, cannot be judged: taken as alive.
+ */
+export function ownerAlive(r: JobRecord): boolean {
+  if (r.host !== os.hostname() || !existsSync('/proc/self/stat')) return true;
+  const boot = bootId();
+  if (r.boot !== undefined && boot !== undefined && r.boot !== boot) return false;
+  const p = processStat(r.pid);
+  return p !== undefined && p.state !== 'Z' && p.start === r.start;
+}
+
+/** Read DIR/job.json (not through a symbolic link), or undefined if absent or not a record. */
+export async function readJobRecord(dir: string): Promise<JobRecord | undefined> {
+  const file = path.join(dir, JOB_RECORD);
+  try {
+    if (!lstatSync(file).isFile()) return undefined;
+    const r = JobRecord.safeParse(JSON.parse(await readFile(file, 'utf8')));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Last-resort actions of the dirs this thread recorded, by dir. */
+const lastResorts = new Map<string, () => void>();
+
+export interface RecordOptions {
+  /** The job's private log dir (not the user's --log-dir): it goes with the job. */
+  logDir?: string | undefined;
+  /** The dir is the user's own (`v2v input --workdir DIR` on an empty dir): empty it, never remove it. */
+  keepDir?: boolean | undefined;
+}
+
+/**
+ * Record in W that this process owns it (DIR/job.json), and register its
+ * last-resort removal. Call right after the dir is made. On a system without
+ * /proc nothing is recorded (the dir is then never taken for stale).
+ */
+export async function recordJob(w: WorkDir, o: RecordOptions = {}): Promise<void> {
+  const self = processStat(process.pid);
+  if (!self) return;
+  const boot = bootId();
+  const record: JobRecord = {
+    version: 1,
+    kind: 'v2v-job',
+    owner: 'process',
+    pid: process.pid,
+    start: self.start,
+    ...(boot ? { boot } : {}),
+    host: os.hostname(),
+    argv: process.argv,
+    cwd: process.cwd(),
+    created: new Date().toISOString(),
+    ...(o.logDir ? { logDir: o.logDir } : {}),
+    ...(o.keepDir ? { keepDir: true } : {}),
+  };
+  await writeJson(path.join(w.path, JOB_RECORD), record);
+  // Forget the dirs that have gone (jobs that ended): a service runs many.
+  for (const [dir, forget] of lastResorts) {
+    if (!existsSync(dir)) {
+      forget();
+      lastResorts.delete(dir);
+    }
+  }
+  lastResorts.set(w.path, atLastResort(() => removeWorkDirNow(w.path, record)));
+}
+
+/**
+ * `v2v input` has handed W to its caller: the record says so (never stale),
+ * and a second signal to this process no longer removes it.
+ */
+export async function handOffJob(w: WorkDir): Promise<void> {
+  const r = await readJobRecord(w.path);
+  if (r) await writeJson(path.join(w.path, JOB_RECORD), { ...r, owner: 'supervisor' } satisfies JobRecord);
+  lastResorts.get(w.path)?.();
+  lastResorts.delete(w.path);
+}
+
+const SERVER_COMMANDS = new Set(['nbdkit', 'qemu-nbd']);
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The pid of the server that PIDFILE names, if that process is still that
+ * server: nbdkit or qemu-nbd, not a zombie, started with this very pidfile
+ * on its command line (a recycled pid is somebody else's process).
+ */
+export function recordedServer(pidfile: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(pidfile, 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 1) return undefined;
+    if (!SERVER_COMMANDS.has(readFileSync(`/proc/${pid}/comm`, 'utf8').trim())) return undefined;
+    if (processStat(pid)?.state === 'Z') return undefined;
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const base = path.basename(pidfile);
+    const named = args.some((a) => {
+      const v = a.replace(/^--pid-?file=/, '');
+      return v === pidfile || (path.basename(v) === base && sameFile(v, pidfile));
+    });
+    return named ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pidfiles in DIR (DIR/in0.pid, DIR/out0.pid, DIR/in0.src.pid, ...). */
+export function pidfilesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.pid'))
+      .map((f) => path.join(dir, f));
+  } catch {
+    return [];
+  }
+}
+
+/** The part of output.json read here: only what names the partial disks. */
+const OutputPartials = z.object({
+  kind: z.literal('v2v-output-state'),
+  state: z.enum(['setup', 'finalized']),
+  disks: z.array(z.object({ partial: z.string() })),
+});
+
+/**
+ * The partial disks that DIR/output.json lists for an output set up but
+ * not finalized: only regular files named as setup names them
+ * (`.NAME-sdX.v2v-partial`), never through a symbolic link.
+ */
+export function partialOutputs(dir: string): string[] {
+  let json: unknown;
+  try {
+    const file = path.join(dir, 'output.json');
+    if (!lstatSync(file).isFile()) return [];
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return [];
+  }
+  const r = OutputPartials.safeParse(json);
+  if (!r.success || r.data.state !== 'setup') return [];
+  return r.data.disks
+    .map((d) => d.partial)
+    .filter((p) => {
+      if (!path.isAbsolute(p) || !/^\..+\.v2v-partial$/.test(path.basename(p))) return false;
+      try {
+        return lstatSync(p).isFile();
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** A private dir of ours: a directory (not a link), owned by this user, mode 0700. */
+export function isOwnPrivateDir(dir: string): boolean {
+  try {
+    const st = lstatSync(dir);
+    return st.isDirectory() && (st.mode & 0o7777) === 0o700 && (process.getuid === undefined || st.uid === process.getuid());
+  } catch {
+    return false;
+  }
+}
+
+/** The job's private log dir, if it still looks like one (v2v-log-*, ours, 0700). */
+export function removeLogDirSync(logDir: string | undefined): void {
+  if (logDir && path.basename(logDir).startsWith('v2v-log-') && isOwnPrivateDir(logDir)) rmSync(logDir, { recursive: true, force: true });
+}
+
+/** Remove (or, if the user's, empty) work dir DIR now. */
+export function removeDirSync(dir: string, keepDir: boolean | undefined): void {
+  if (!keepDir) {
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  }
+  for (const e of readdirSync(dir)) rmSync(path.join(dir, e), { recursive: true, force: true });
+}
+
+/**
+ * The last resort for a work dir of this process (a second signal): every
+ * recorded server killed (SIGKILL), the partial outputs of an unfinished
+ * output removed, then the private log dir and the dir itself. Synchronous:
+ * the process exits right after.
+ */
+export function removeWorkDirNow(dir: string, record: Pick<JobRecord, 'logDir' | 'keepDir'>): void {
+  if (!existsSync(path.join(dir, WORKDIR_MARKER))) return;
+  for (const pidfile of pidfilesIn(dir)) {
+    const pid = recordedServer(pidfile);
+    if (pid === undefined) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone already, or not ours to kill.
+    }
+  }
+  for (const p of partialOutputs(dir)) rmSync(p, { force: true });
+  removeLogDirSync(record.logDir);
+  removeDirSync(dir, record.keepDir);
+}

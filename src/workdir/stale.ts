@@ -1,0 +1,115 @@
+// Stale work dirs: what a job leaves when its process dies without cleaning
+// up (kill -9, the OOM killer, a power cut of the parent): servers that do
+// not die with their parent (qemu-nbd; nbdkit as a daemon), a full-size
+// partial disk, the dir. A work dir under PARENT is stale only when all of
+// these hold:
+// - a directory named v2v-*, not a symbolic link, owned by this user, mode 0700;
+// - marked as a work dir (.v2v-workdir, a regular file);
+// - its job record (job.json, src/workdir/job-record.ts) names a process
+//   owner, and that pid does not run with the same start time any more.
+// A dir without a record, or handed to a supervisor (`v2v input`), is never
+// stale: `v2v cleanup DIR` removes those.
+import { lstat, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WORKDIR_MARKER } from './workdir.js';
+import {
+  isOwnPrivateDir,
+  ownerAlive,
+  partialOutputs,
+  pidfilesIn,
+  processStat,
+  readJobRecord,
+  recordedServer,
+  removeDirSync,
+  removeLogDirSync,
+  type JobRecord,
+} from './job-record.js';
+
+export interface StaleJob {
+  dir: string;
+  record: JobRecord;
+}
+
+/** The default parent of work dirs: $TMPDIR (os.tmpdir()). */
+export const defaultParent = (): string => path.resolve(os.tmpdir());
+
+async function staleAt(dir: string): Promise<StaleJob | undefined> {
+  if (!isOwnPrivateDir(dir)) return undefined;
+  try {
+    if (!(await lstat(path.join(dir, WORKDIR_MARKER))).isFile()) return undefined;
+  } catch {
+    return undefined;
+  }
+  const record = await readJobRecord(dir);
+  if (!record || record.owner !== 'process' || ownerAlive(record)) return undefined;
+  return { dir, record };
+}
+
+/** The stale work dirs of dead jobs under PARENT (default $TMPDIR). An unreadable parent has none. */
+export async function findStaleJobs(parent: string = defaultParent()): Promise<StaleJob[]> {
+  const abs = path.resolve(parent);
+  let names: string[];
+  try {
+    names = await readdir(abs);
+  } catch {
+    return [];
+  }
+  const found = await Promise.all(names.filter((n) => n.startsWith('v2v-')).map((n) => staleAt(path.join(abs, n))));
+  return found.filter((j): j is StaleJob => j !== undefined).sort((a, b) => a.dir.localeCompare(b.dir));
+}
+
+/** `v2v: warning: ...` text for the stale dirs under PARENT, or undefined if none. */
+export async function staleWarning(parent: string = defaultParent()): Promise<string | undefined> {
+  const n = (await findStaleJobs(parent)).length;
+  if (n === 0) return undefined;
+  const what = n === 1 ? '1 stale work dir of a dead job' : `${n} stale work dirs of dead jobs`;
+  return `${what} under ${path.resolve(parent)}: run 'v2v cleanup --stale'`;
+}
+
+const alive = (pid: number) => {
+  const s = processStat(pid);
+  return s !== undefined && s.state !== 'Z';
+};
+
+/** SIGTERM, SIGKILL after graceMs, until it is gone. Only a server still started with this pidfile. */
+async function stopRecordedServer(pidfile: string, graceMs: number): Promise<void> {
+  const pid = recordedServer(pidfile);
+  if (pid !== undefined) {
+    try {
+      process.kill(pid, 'SIGTERM');
+      const deadline = Date.now() + graceMs;
+      let killed = false;
+      while (alive(pid) && recordedServer(pidfile) === pid) {
+        if (!killed && Date.now() > deadline) {
+          process.kill(pid, 'SIGKILL');
+          killed = true;
+        }
+        await sleep(20);
+      }
+    } catch {
+      // Gone meanwhile, or not ours to signal.
+    }
+  }
+  await rm(pidfile, { force: true });
+}
+
+/**
+ * Undo every stale job under PARENT: its servers stopped, the partial disks
+ * its output.json lists removed, its private log dir and its work dir
+ * removed. Each dir is checked again just before. Returns what was removed.
+ */
+export async function cleanupStaleJobs(parent: string = defaultParent(), graceMs = 2000): Promise<StaleJob[]> {
+  const done: StaleJob[] = [];
+  for (const job of await findStaleJobs(parent)) {
+    const again = await staleAt(job.dir);
+    if (!again) continue;
+    await Promise.all(pidfilesIn(job.dir).map((p) => stopRecordedServer(p, graceMs)));
+    for (const p of partialOutputs(job.dir)) await rm(p, { force: true });
+    removeLogDirSync(again.record.logDir);
+    removeDirSync(job.dir, again.record.keepDir);
+    done.push(again);
+  }
+  return done;
+}
