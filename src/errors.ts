@@ -186,3 +186,18 @@ setName(StepError, 'StepError');
 export function rootCause(err: unknown): unknown {
   return (err as { name?: unknown })?.name === 'StepError' ? (err as Error).cause : err;
 }
+
+/**
+ * An error as the one line `v2v` prints after "v2v: ": its step, the first
+ * line of its message, its disk and its log when the message does not say
+ * them already. The CLI and a batch's summary use this one function.
+ */
+export function describeError(err: unknown, opts: { log?: boolean } = {}): string {
+  const e = err as Partial<EngineError> | undefined;
+  if (isAbortError(err)) return `${e?.step ?? 'job'}: cancelled`;
+  const msg = err instanceof Error ? err.message : String(err);
+  const prefix = e?.step && !msg.startsWith(`${e.step}:`) ? `${e.step}: ` : '';
+  const disk = e?.disk && !msg.includes(e.disk) ? ` (disk ${e.disk})` : '';
+  const log = e?.log && opts.log !== false ? ` (log: ${e.log})` : '';
+  return `${prefix}${msg.split('\n')[0]}${disk}${log}`;
+}

@@ -5,6 +5,10 @@ export { JobOptions, InputOptions, NetworkMapOptions, OutputOptionsSchema as Out
 export type { StepApi, StepCallOptions } from './engine/step-api.js';
 export type { JobHooks, JobResult, JobSlots } from './supervisor/pipeline.js';
 export { JobEvent } from './protocol/events.js';
+export { BatchPlan, parsePlan, type BatchPlanInput, type Plan } from './batch/plan.js';
+export { loadPlan } from './batch/load.js';
+export { BatchEvent, GuestResult } from './batch/events.js';
+export type { BatchHooks, BatchResult } from './batch/run.js';
 export { StepName, type Step, type StepContext } from './steps/step.js';
 export { MetadataIn, MetadataOut, DiskIn, NicIn, GuestOs } from './metadata/schema.js';
 export { copy, type CopyRequest } from './copy/copy.js';

@@ -7,7 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { isAbortError, type EngineError } from '../errors.js';
+import { describeError, isAbortError, type EngineError } from '../errors.js';
 import { runJob } from '../supervisor/pipeline.js';
 import type { BatchEvent, GuestResult } from './events.js';
 import { parsePlan, type BatchPlanInput, type Plan } from './plan.js';
@@ -30,16 +30,6 @@ export interface BatchResult {
   failed: string[];
   cancelled: boolean;
   seconds: number;
-}
-
-/** An error as one line, with its step and disk: "copy: nbd_aio_pread: ... (disk sda)". */
-function oneLine(err: unknown): string {
-  const e = err as Partial<EngineError>;
-  if (isAbortError(err)) return 'cancelled';
-  const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
-  const step = e?.step && !msg.startsWith(`${e.step}:`) ? `${e.step}: ` : '';
-  const disk = e?.disk && !msg.includes(e.disk) ? ` (disk ${e.disk})` : '';
-  return `${step}${msg}${disk}`;
 }
 
 /** Run every guest of PLAN (validated again here) at once under its limits. */
@@ -83,7 +73,7 @@ export async function convertMany(input: BatchPlanInput | Plan, hooks: BatchHook
     } catch (err) {
       const cancelled = isAbortError(err) || stop.signal.aborted;
       const log = (err as Partial<EngineError>)?.log;
-      const error = cancelled ? 'cancelled' : oneLine(err);
+      const error = cancelled ? 'cancelled' : describeError(err, { log: false });
       const keptLogs = logDir ?? (log ? path.dirname(log) : undefined);
       result = { id, ok: false, error, cancelled, seconds: seconds(), bytes: 0, files: [], ...(keptLogs !== undefined && !cancelled ? { logDir: keptLogs } : {}) };
       emit({ type: 'guest.failed', guest: id, seconds: result.seconds, error, cancelled, ...(log ? { log } : {}) });

@@ -13,7 +13,7 @@
 import { constants as osConstants } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import type { Piscina } from 'piscina';
-import { isAbortError, type EngineError } from '../errors.js';
+import { describeError } from '../errors.js';
 import type { LogConfig } from '../log/logger.js';
 import { runBatch } from './batch-command.js';
 import { copyCommand } from './copy-command.js';
@@ -60,15 +60,7 @@ function normalise(argv: string[]): string[] {
   return out;
 }
 
-export function describeError(err: unknown): string {
-  const e = err as EngineError & { log?: string };
-  if (isAbortError(err)) return `${e.step ?? 'job'}: cancelled`;
-  const msg = err instanceof Error ? err.message : String(err);
-  const prefix = e?.step && !msg.startsWith(`${e.step}:`) ? `${e.step}: ` : '';
-  const disk = e?.disk && !msg.includes(e.disk) ? ` (disk ${e.disk})` : '';
-  const log = e?.log ? ` (log: ${e.log})` : '';
-  return `${prefix}${msg.split('\n')[0]}${disk}${log}`;
-}
+export { describeError };
 
 /** The signals that cancel a job (virt-v2v traps the same four). */
 export const CANCEL_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;

@@ -6,6 +6,7 @@
 // no work dir, no partial output. The source is an NBD disk served slowly
 // by nbdkit's delay filter, named in a libvirt XML, so the copy is under way
 // for tens of seconds when the signal comes.
+import { readdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
@@ -140,7 +141,8 @@ describe.skipIf(needs)('v2v: signals and a closed output', () => {
         if (pid && chunk.includes('"copy.progress"')) {
           const p = pid;
           pid = 0;
-          void readdir(s.out).then((e) => (partial = e));
+          // Read before the signals: the second one's fast cleanup may beat an async read.
+          partial = readdirSync(s.out);
           process.kill(p, 'SIGINT');
           // Well before the first one's cleanup has ended.
           setTimeout(() => process.kill(p, 'SIGINT'), 20);
