@@ -28,6 +28,11 @@ export function copyCommand(ctx: CliContext): Command {
     .addOption(new Option('-R, --requests <n>', 'requests in flight per connection (default: 32)').argParser(int('--requests')))
     .addOption(new Option('--request-size <bytes>', 'largest request (default: 128K)').argParser(size('--request-size')))
     .addOption(new Option('--queue-size <bytes>', 'bytes in flight per connection; sets --requests').argParser(size('--queue-size')))
+    .addOption(
+      new Option('--memory-budget <bytes>', 'most memory for request buffers; lowers --requests to fit (default: 256M)').argParser(
+        size('--memory-budget'),
+      ),
+    )
     .addOption(new Option('-S, --sparse <bytes>', 'zero-detection block size, 0 = off (default: 4096)').argParser(size('--sparse')))
     .addOption(new Option('--target-is-zero', 'assume the target is already zero'))
     .addOption(new Option('--destination-is-zero', 'same as --target-is-zero').hideHelp())
@@ -69,6 +74,7 @@ export function copyCommand(ctx: CliContext): Command {
             ...(o.socketBuffer !== undefined ? { socketBuffer: o.socketBuffer as number } : {}),
             ...(o.rangeSize !== undefined ? { rangeSize: o.rangeSize as number } : {}),
             ...(o.rateLimit !== undefined ? { rateLimit: o.rateLimit as number } : {}),
+            ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget as number } : {}),
             targetIsZero: Boolean(o.targetIsZero || o.destinationIsZero),
             allocated: Boolean(o.allocated),
             extents: o.extents !== false,

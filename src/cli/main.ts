@@ -13,7 +13,7 @@
 import { constants as osConstants } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import type { Piscina } from 'piscina';
-import { describeError } from '../errors.js';
+import { ConfigError, describeError } from '../errors.js';
 import type { LogConfig } from '../log/logger.js';
 import { runBatch } from './batch-command.js';
 import { copyCommand } from './copy-command.js';
@@ -23,6 +23,7 @@ import { runStep, STEP_COMMANDS } from './step-commands.js';
 import { runV2v } from './v2v-command.js';
 import { createEngine } from '../engine/engine.js';
 import { runLastResort } from '../util/last-resort.js';
+import { argvProblem } from '../util/text.js';
 import { staleWarning } from '../workdir/stale.js';
 import { guardStdio } from './stdio.js';
 
@@ -133,6 +134,10 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
   program.addCommand(copyCommand(ctx).exitOverride().configureOutput(output));
   const engine = createEngine();
   try {
+    // Node gave us argv decoded with U+FFFD for every invalid byte: a name
+    // or path so changed would name another file; refuse it, whatever the command.
+    const bad = argvProblem(argv);
+    if (bad !== undefined) throw new ConfigError(bad);
     if (argv[0] === 'batch') {
       await runBatch(argv.slice(1), { signal: ac.signal, out: ctx.out, engine, warnStale });
       return 0;

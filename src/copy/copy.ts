@@ -12,8 +12,10 @@ import { createPool } from '../workers/pool.js';
 import { runCopyJob } from './copy-job.js';
 import { checkEndpoint, parseEndpoint, type Endpoint } from './endpoint.js';
 import { CopyOptions, type CopyOptionsInput } from './options.js';
+import { checkNotSame } from './same-endpoint.js';
 import { formatZodError } from '../util/zod.js';
 import { atLastResort } from '../util/last-resort.js';
+import { recordCopyInto } from '../workdir/copy-record.js';
 
 export interface CopyRequest {
   source: string | string[] | Endpoint;
@@ -37,6 +39,9 @@ export async function copy(req: CopyRequest): Promise<CopyStats> {
   const target = typeof req.target === 'object' && !Array.isArray(req.target) ? req.target : parseEndpoint(req.target, 'target');
   await checkEndpoint(source, 'source');
   const { created } = await checkEndpoint(target, 'target');
+  await checkNotSame(source, target);
+  // Into a work dir's output (the pairs `v2v output setup` prints): recorded there for finalize.
+  const record = await recordCopyInto(source, target);
   const logConfig = LogConfig.parse(req.log ?? {});
   const jobId = req.jobId ?? `copy-${process.pid}-${++jobCounter}`;
   const disk = req.disk ?? 'disk';
@@ -51,10 +56,12 @@ export async function copy(req: CopyRequest): Promise<CopyStats> {
       { jobId, disk, source, target, options: parsed.data, log: logConfig },
       { ...(req.signal ? { signal: req.signal } : {}), ...(req.onProgress ? { onProgress: req.onProgress } : {}) },
     );
+    await record?.done();
     log.info({ stats }, 'copy job done');
     return stats;
   } catch (err) {
     log.error({ err }, 'copy job failed');
+    await record?.failed().catch(() => {});
     if (created && target.kind === 'file') {
       await rm(target.path, { force: true });
       log.info({ path: target.path }, 'removed the partly written target file');

@@ -13,6 +13,8 @@ const MiB = 1024 * 1024;
  * per cent faster than 256 KiB here, with half the memory (bench/).
  */
 export const DEFAULT_REQUEST_SIZE = 128 * 1024;
+/** Request buffers of all connections together, whatever the flags (memory-budget.ts). */
+export const DEFAULT_MEMORY_BUDGET = 256 * MiB;
 
 /**
  * Connections by default: one connection pair per two cores. On 2 cores the
@@ -76,6 +78,16 @@ export const CopyOptions = z
       .max(Number.MAX_SAFE_INTEGER)
       .default(0)
       .describe('read at most this many bytes per second from the source; 0 = no limit (default: 0)'),
+    memoryBudget: z
+      .number()
+      .int()
+      .min(MIN_REQUEST_SIZE)
+      .max(Number.MAX_SAFE_INTEGER)
+      .default(DEFAULT_MEMORY_BUDGET)
+      .describe(
+        'most bytes of request buffers, all connections together: fewer requests in flight (then connections) if ' +
+          'connections x requests x requestSize would exceed it (default: 256 MiB)',
+      ),
   })
   .superRefine((o, ctx) => {
     // Cross-field checks only against a valid requestSize: a bad one is
@@ -92,6 +104,9 @@ export const CopyOptions = z
         path: ['sparse'],
         message: `must be 0 or a power of two from 512 that divides requestSize (${o.requestSize})`,
       });
+    }
+    if (o.memoryBudget < o.requestSize) {
+      ctx.addIssue({ code: 'custom', path: ['memoryBudget'], message: `must be at least requestSize (${o.requestSize})` });
     }
   });
 

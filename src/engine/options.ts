@@ -8,15 +8,26 @@ import { z } from 'zod';
 import { CopyOptions } from '../copy/options.js';
 import { ConfigError } from '../errors.js';
 import { LogLevel } from '../log/logger.js';
+import { nameLengthProblem } from '../steps/output/names.js';
+import { NOT_UTF8, isCleanText, showText } from '../util/text.js';
 import { formatZodError } from '../util/zod.js';
 
-const Path = z.string().min(1);
+/**
+ * A name or path: not empty, and clean text (src/util/text.ts): a lone
+ * surrogate or a U+FFFD from a lossy decode would name another file. The
+ * refusal names the option (`what`).
+ */
+const text = (what: string) =>
+  z.string().superRefine((s, ctx) => {
+    if (!isCleanText(s)) ctx.addIssue({ code: 'custom', message: `${what} ${showText(s)}: ${NOT_UTF8}` });
+  });
+const Path = (what: string) => text(what).min(1);
 
 export const NetworkMapOptions = z
   .strictObject({
-    bridges: z.array(z.string()).default([]).describe('-b [IN:]OUT: map the source bridge IN (default: all) to OUT'),
-    networks: z.array(z.string()).default([]).describe('-n [IN:]OUT: map the source network IN (default: all) to OUT'),
-    macs: z.array(z.string()).default([]).describe('--mac MAC:network|bridge:OUT: map the NIC with this MAC'),
+    bridges: z.array(text('-b')).default([]).describe('-b [IN:]OUT: map the source bridge IN (default: all) to OUT'),
+    networks: z.array(text('-n')).default([]).describe('-n [IN:]OUT: map the source network IN (default: all) to OUT'),
+    macs: z.array(text('--mac')).default([]).describe('--mac MAC:network|bridge:OUT: map the NIC with this MAC'),
   })
   .describe('virt-v2v\'s network mapping (-n, -b, --mac)');
 
@@ -25,19 +36,19 @@ export const InputOptions = z
     z.strictObject({
       type: z.literal('disk'),
       files: z
-        .array(Path)
+        .array(Path('-i disk'))
         .refine((f) => f.length > 0, '-i disk: no disk image given')
         .describe('the disk images, in the guest\'s order (sda, sdb, ...)'),
-      format: z.string().min(1).optional().describe('-if: the format of every disk (default: probed)'),
+      format: Path('-if').optional().describe('-if: the format of every disk (default: probed)'),
     }),
-    z.strictObject({ type: z.literal('libvirtxml'), file: Path.describe('a libvirt domain XML') }),
+    z.strictObject({ type: z.literal('libvirtxml'), file: Path('-i libvirtxml').describe('a libvirt domain XML') }),
     z.strictObject({
       type: z.literal('vmx'),
-      file: Path.describe('a VMware .vmx, or ssh://[user@]host[:port]/path.vmx with transport "ssh"'),
+      file: Path('-i vmx').describe('a VMware .vmx, or ssh://[user@]host[:port]/path.vmx with transport "ssh"'),
       transport: z.literal('ssh').optional().describe('-it ssh: read the .vmx and its flat disks over SSH'),
-      passwordFile: Path.optional().describe('-ip FILE: the SSH password, read from FILE'),
+      passwordFile: Path('-ip').optional().describe('-ip FILE: the SSH password, read from FILE'),
     }),
-    z.strictObject({ type: z.literal('ova'), file: Path.describe('an OVA (tar, or gzip tar) or its unpacked directory') }),
+    z.strictObject({ type: z.literal('ova'), file: Path('-i ova').describe('an OVA (tar, or gzip tar) or its unpacked directory') }),
   ])
   .describe('the source (-i)');
 
@@ -46,7 +57,7 @@ export const OutputType = z.enum(['local', 'qemu', 'null']);
 export const OutputOptionsSchema = z
   .strictObject({
     type: OutputType.describe('-o: local (disks + libvirt XML), qemu (disks + a qemu script), null (discard)'),
-    storage: Path.optional().describe('-os DIR: where the disks and metadata go (local, qemu)'),
+    storage: Path('-os').optional().describe('-os DIR: where the disks and metadata go (local, qemu)'),
     format: z.enum(['raw', 'qcow2']).default('raw').describe('-of: the target disks\' format (default: raw)'),
     allocation: z.enum(['sparse', 'preallocated']).default('sparse').describe('-oa (default: sparse)'),
   })
@@ -57,7 +68,7 @@ export const JobOptions = z
     input: InputOptions,
     network: NetworkMapOptions.default({ bridges: [], networks: [], macs: [] }),
     output: OutputOptionsSchema.default({ type: 'null', format: 'raw', allocation: 'sparse' }),
-    name: z.string().min(1).optional().describe('-on: the converted guest\'s name (default: the source\'s)'),
+    name: Path('-on').optional().describe('-on: the converted guest\'s name (default: the source\'s)'),
     noConvert: z.boolean().default(false).describe('--no-convert: copy a guest already at home on KVM as it is'),
     printSourceOnly: z.boolean().default(false).describe('--print-source: read the source, describe it, stop'),
     allowRemoteBacking: z
@@ -66,9 +77,9 @@ export const JobOptions = z
       .describe(
         '--allow-remote-backing (-i disk): let a disk\'s backing chain (or data file, or vmdk extents) name a network location (nbd:, http(s):, ssh:, any URI, a json: spec); refused by default',
       ),
-    logDir: Path.optional().describe('--log-dir: keep each step\'s JSON log here (default: a private dir kept on failure)'),
+    logDir: Path('--log-dir').optional().describe('--log-dir: keep each step\'s JSON log here (default: a private dir kept on failure)'),
     logLevel: LogLevel.default('debug').describe('level of the step logs (default: debug)'),
-    workParent: Path.optional().describe('parent of the private work dir (default: $TMPDIR)'),
+    workParent: Path('workParent').optional().describe('parent of the private work dir (default: $TMPDIR)'),
     copy: CopyOptions.optional().describe('the copy\'s tuning, as v2v copy\'s options'),
   })
   .superRefine((o, ctx) => {
@@ -81,6 +92,9 @@ export const JobOptions = z
     if (!o.printSourceOnly && o.output.type !== 'null' && o.output.storage === undefined) {
       bad(`-o ${o.output.type}: output directory was not specified, use '-os /dir'`, ['output', 'storage']);
     }
+    // Every file the output writes must fit NAME_MAX: refused now, not after the conversion.
+    const tooLong = o.printSourceOnly || o.name === undefined ? undefined : nameLengthProblem(o.output.type, o.name);
+    if (tooLong !== undefined) bad(tooLong, ['name']);
   });
 export type JobOptionsInput = z.input<typeof JobOptions>;
 export type JobOptions = z.output<typeof JobOptions>;

@@ -15,12 +15,14 @@ import { cleanupStep } from '../steps/cleanup/step.js';
 import { convertStep } from '../steps/convert/step.js';
 import { checkInputOptions, planSource } from '../steps/input/plan.js';
 import { serveAll } from '../steps/input/step.js';
-import { checkOutputOptions, readOutputState, resumeOutput, type OutputOptions } from '../steps/output/output.js';
+import { checkOutputOptions, resumeOutput, type OutputOptions } from '../steps/output/output.js';
+import { readOutputState } from '../steps/output/state-file.js';
 import { outputFinalizeStep, outputSetupStep } from '../steps/output/step.js';
 import type { StepContext, StepName } from '../steps/step.js';
 import { createWorkDir, createWorkDirAt, existingWorkDir, readMetadataIn, readMetadataOut, type WorkDir } from '../workdir/workdir.js';
 import { handOffJob, recordJob } from '../workdir/job-record.js';
 import { cleanupStaleJobs, type StaleJob } from '../workdir/stale.js';
+import { withWorkDirLock } from '../workdir/lock.js';
 import { parseJobOptions, type JobOptions, type JobOptionsInput } from './options.js';
 
 export interface StepCallOptions {
@@ -86,37 +88,46 @@ export function stepApi(track: Track): StepApi {
     convert(dir, o = {}) {
       return track(o.signal, async (signal) => {
         const w = await existingWorkDir(dir);
-        const metadata = await readMetadataIn(w);
-        return inStep(w, 'convert', 'convert', signal, o, (ctx) =>
-          convertStep.run(ctx, { metadata, name: o.name ?? metadata.name, noConvert: o.noConvert === true }),
-        );
+        return withWorkDirLock(w, 'v2v convert', async () => {
+          const metadata = await readMetadataIn(w);
+          return inStep(w, 'convert', 'convert', signal, o, (ctx) =>
+            convertStep.run(ctx, { metadata, name: o.name ?? metadata.name, noConvert: o.noConvert === true }),
+          );
+        });
       });
     },
     outputSetup(dir, output, o = {}) {
       return track(o.signal, async (signal) => {
         const w = await existingWorkDir(dir);
-        const metadata = await readMetaOut(w, 'output setup', dir);
-        if (await readOutputState(w)) throw new ConfigError(`output setup: ${w.path}: output setup has run here already`);
-        const options: OutputOptions = { ...output, name: output.name ?? metadata.name };
-        checkOutputOptions(options);
-        const setup = await inStep(w, 'output-setup', 'output-setup', signal, o, (ctx) => outputSetupStep.run(ctx, { metadata, options }));
-        return setup.targets.map((t) => ({ source: nbdUnixUri(w.inSocket(t.index)), target: t.uri }));
+        // Two setups on one dir at once would both serve out0: one at a time.
+        return withWorkDirLock(w, 'v2v output setup', async () => {
+          const metadata = await readMetaOut(w, 'output setup', dir);
+          if (await readOutputState(w)) throw new ConfigError(`output setup: ${w.path}: output setup has run here already`);
+          const options: OutputOptions = { ...output, name: output.name ?? metadata.name };
+          checkOutputOptions(options);
+          const setup = await inStep(w, 'output-setup', 'output-setup', signal, o, (ctx) => outputSetupStep.run(ctx, { metadata, options }));
+          return setup.targets.map((t) => ({ source: nbdUnixUri(w.inSocket(t.index)), target: t.uri }));
+        });
       });
     },
     outputFinalize(dir, o = {}) {
       return track(o.signal, async (signal) => {
         const w = await existingWorkDir(dir);
-        const metadata = await readMetaOut(w, 'output finalize', dir);
-        if (!(await readOutputState(w))) throw new ConfigError(`output finalize: ${w.path}: output setup has not run here: run v2v output setup ${dir} first`);
-        const { options, setup } = await resumeOutput(w);
-        return inStep(w, 'output-finalize', 'output-finalize', signal, o, (ctx) => outputFinalizeStep.run(ctx, { metadata, options, setup }));
+        // Held to the end: a copy cannot start between the check of the copies and the renames.
+        return withWorkDirLock(w, 'v2v output finalize', async () => {
+          const metadata = await readMetaOut(w, 'output finalize', dir);
+          if (!(await readOutputState(w))) throw new ConfigError(`output finalize: ${w.path}: output setup has not run here: run v2v output setup ${dir} first`);
+          const { options, setup } = await resumeOutput(w);
+          return inStep(w, 'output-finalize', 'output-finalize', signal, o, (ctx) => outputFinalizeStep.run(ctx, { metadata, options, setup }));
+        });
       });
     },
     cleanup(dir, o = {}) {
       return track(o.signal, async (signal) => {
         const w = await existingWorkDir(dir);
         const ctx: StepContext = { workdir: w, log: createLogger({ level: 'silent' }), signal, warn: (m) => o.onWarning?.(m), detach: true };
-        await cleanupStep.run(ctx, { ok: false, fromRecords: true });
+        // Not under a running step's feet; the lock file goes with the dir.
+        await withWorkDirLock(w, 'v2v cleanup', () => cleanupStep.run(ctx, { ok: false, fromRecords: true }));
       });
     },
     cleanupStale(o = {}) {

@@ -4,11 +4,12 @@
 // --exit-with-parent so it cannot outlive us even if we are SIGKILLed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ProcessError } from '../errors.js';
+import { recordServer, serverRecordPath, stopByPidfile } from './server-record.js';
 
 export interface Server {
   readonly pid: number;
@@ -104,7 +105,7 @@ async function startServer(
   installExitHook();
   // A stale pidfile would make a dead server look ready, a stale socket
   // would make it fail ("Address already in use").
-  await Promise.all([rm(pidfile, { force: true }), rm(socket, { force: true })]);
+  await Promise.all([rm(pidfile, { force: true }), rm(serverRecordPath(pidfile), { force: true }), rm(socket, { force: true })]);
   const [cmd, ...args] = argv as [string, ...string[]];
   const logFile = path.join(opts.dir, `${opts.name}.log`);
   const errFd = opts.detach ? openSync(logFile, 'a', 0o600) : undefined;
@@ -177,6 +178,8 @@ async function startServer(
     }
     await sleep(10);
   }
+  // Who wrote the pidfile: cleanup by records stops only that process (server-record.ts).
+  await recordServer(pidfile, uri.startsWith('nbd+unix:') ? socket : undefined);
   opts.log?.debug({ server: opts.name, pid: child.pid, argv, detached: opts.detach === true }, 'server started');
   if (opts.detach) {
     child.unref();
@@ -238,60 +241,6 @@ export function startQemuNbd(
     file,
   ];
   return startServer(argv, socket, pidfile, opts);
-}
-
-/** The servers a step subcommand may leave running: nbdkit and qemu-nbd only. */
-const SERVER_COMMANDS = new Set(['nbdkit', 'qemu-nbd']);
-
-/** Running (a zombie, waiting for its parent to reap it, has finished). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** Whether PID is (still) an NBD server of ours, not a recycled pid. */
-function isServer(pid: number): boolean {
-  try {
-    return SERVER_COMMANDS.has(readFileSync(`/proc/${pid}/comm`, 'utf8').trim());
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Stop the server whose pidfile is PIDFILE (a detached one, or one whose
- * starter is gone): SIGTERM, SIGKILL after graceMs, wait until it is gone,
- * remove the pidfile. A pid that is not nbdkit or qemu-nbd any more is left
- * alone. Returns whether a server was running.
- */
-export async function stopByPidfile(pidfile: string, graceMs = 3000): Promise<boolean> {
-  let text: string;
-  try {
-    text = await readFile(pidfile, 'utf8');
-  } catch {
-    return false;
-  }
-  const pid = Number(text.trim());
-  let was = false;
-  if (Number.isInteger(pid) && pid > 1 && isServer(pid)) {
-    was = true;
-    process.kill(pid, 'SIGTERM');
-    const deadline = Date.now() + graceMs;
-    let killed = false;
-    while (alive(pid) && isServer(pid)) {
-      if (!killed && Date.now() > deadline) {
-        process.kill(pid, 'SIGKILL');
-        killed = true;
-      }
-      await sleep(20);
-    }
-  }
-  await rm(pidfile, { force: true });
-  return was;
 }
 
 /**

@@ -16,6 +16,7 @@ import { copyStep, type CopySlot, type DiskCopy } from '../steps/copy/step.js';
 import { checkInputOptions, planSource, type SourcePlan } from '../steps/input/plan.js';
 import { inputStep } from '../steps/input/step.js';
 import { checkOutputOptions, type OutputOptions } from '../steps/output/output.js';
+import { requireOvmf } from '../steps/output/ovmf.js';
 import type { StepContext, StepName } from '../steps/step.js';
 import type { ActorReady } from '../protocol/step-messages.js';
 import { createPool, destroyPool } from '../workers/pool.js';
@@ -56,7 +57,8 @@ export async function runJob(o: JobOptions, hooks: JobHooks = {}): Promise<JobRe
   const signal = hooks.signal ?? new AbortController().signal;
   // Pre-flight, before anything starts: the options that name the user's
   // files, the source's metadata (a bad file fails here, logged in
-  // input.log), then the output (missing -os, files that exist).
+  // input.log), then the output (missing -os, files that exist, a name too
+  // long for its files, OVMF for a source that says UEFI).
   const input = await checkInputOptions(o.input);
   const logs = await openJobLogs(o.logDir, o.logLevel);
   let plan: SourcePlan | undefined;
@@ -72,6 +74,8 @@ export async function runJob(o: JobOptions, hooks: JobHooks = {}): Promise<JobRe
     for (const message of p.warnings) emit({ type: 'warning', step: 'input', message });
     const output: OutputOptions | undefined = o.printSourceOnly ? undefined : { ...o.output, name: o.name ?? p.fields.name };
     if (output) checkOutputOptions(output);
+    // A source that says UEFI stays UEFI: no OVMF here fails now rather than after the conversion.
+    if (output && output.type !== 'null' && p.fields.firmware === 'uefi') requireOvmf();
     workdir = await createWorkDir(o.workParent);
     // Who owns the dir, for `v2v cleanup --stale` if this process dies (src/workdir/job-record.ts).
     await recordJob(workdir, { logDir: o.logDir === undefined ? logs.dir : undefined });

@@ -21,13 +21,16 @@
 // action (src/util/last-resort.ts): a second signal kills the recorded
 // servers with SIGKILL and removes the partial outputs, the private log dir
 // and the work dir synchronously before the process exits.
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { processStat, sameProcess } from '../process/proc-stat.js';
+import { recordedServer } from '../process/server-record.js';
+import { readOutputStateSync, type OutputStateFile } from '../steps/output/state-file.js';
 import { atLastResort } from '../util/last-resort.js';
-import { WORKDIR_MARKER, writeJson, type WorkDir } from './workdir.js';
+import { WORKDIR_MARKER, isOwnPrivateDir, writeJson, type WorkDir } from './workdir.js';
 
 export const JOB_RECORD = 'job.json';
 
@@ -47,20 +50,6 @@ export const JobRecord = z.strictObject({
 });
 export type JobRecord = z.infer<typeof JobRecord>;
 
-/** State (field 3) and start time (field 22) of PID, or undefined if there is no such process. */
-export function processStat(pid: number): { state: string; start: string } | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const start = f[19];
-  return start !== undefined && /^\d+$/.test(start) ? { state: f[0]!, start } : undefined;
-}
-
 function bootId(): string | undefined {
   try {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
@@ -78,8 +67,7 @@ export function ownerAlive(r: JobRecord): boolean {
   if (r.host !== os.hostname() || !existsSync('/proc/self/stat')) return true;
   const boot = bootId();
   if (r.boot !== undefined && boot !== undefined && r.boot !== boot) return false;
-  const p = processStat(r.pid);
-  return p !== undefined && p.state !== 'Z' && p.start === r.start;
+  return sameProcess(r.pid, r.start);
 }
 
 /** Read DIR/job.json (not through a symbolic link), or undefined if absent or not a record. */
@@ -149,39 +137,6 @@ export async function handOffJob(w: WorkDir): Promise<void> {
   lastResorts.delete(w.path);
 }
 
-const SERVER_COMMANDS = new Set(['nbdkit', 'qemu-nbd']);
-
-function sameFile(a: string, b: string): boolean {
-  try {
-    return realpathSync(a) === realpathSync(b);
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The pid of the server that PIDFILE names, if that process is still that
- * server: nbdkit or qemu-nbd, not a zombie, started with this very pidfile
- * on its command line (a recycled pid is somebody else's process).
- */
-export function recordedServer(pidfile: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(pidfile, 'utf8').trim());
-    if (!Number.isInteger(pid) || pid <= 1) return undefined;
-    if (!SERVER_COMMANDS.has(readFileSync(`/proc/${pid}/comm`, 'utf8').trim())) return undefined;
-    if (processStat(pid)?.state === 'Z') return undefined;
-    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    const base = path.basename(pidfile);
-    const named = args.some((a) => {
-      const v = a.replace(/^--pid-?file=/, '');
-      return v === pidfile || (path.basename(v) === base && sameFile(v, pidfile));
-    });
-    return named ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The pidfiles in DIR (DIR/in0.pid, DIR/out0.pid, DIR/in0.src.pid, ...). */
 export function pidfilesIn(dir: string): string[] {
   try {
@@ -193,49 +148,29 @@ export function pidfilesIn(dir: string): string[] {
   }
 }
 
-/** The part of output.json read here: only what names the partial disks. */
-const OutputPartials = z.object({
-  kind: z.literal('v2v-output-state'),
-  state: z.enum(['setup', 'finalized']),
-  disks: z.array(z.object({ partial: z.string() })),
-});
-
 /**
  * The partial disks that DIR/output.json lists for an output set up but
- * not finalized: only regular files named as setup names them
- * (`.NAME-sdX.v2v-partial`), never through a symbolic link.
+ * not finalized, the record checked first (state-file.ts): only regular
+ * files, never through a symbolic link. An unreadable or foreign record
+ * names none.
  */
 export function partialOutputs(dir: string): string[] {
-  let json: unknown;
+  let f: OutputStateFile | undefined;
   try {
-    const file = path.join(dir, 'output.json');
-    if (!lstatSync(file).isFile()) return [];
-    json = JSON.parse(readFileSync(file, 'utf8'));
+    f = readOutputStateSync(dir);
   } catch {
     return [];
   }
-  const r = OutputPartials.safeParse(json);
-  if (!r.success || r.data.state !== 'setup') return [];
-  return r.data.disks
+  if (f?.state !== 'setup') return [];
+  return f.disks
     .map((d) => d.partial)
     .filter((p) => {
-      if (!path.isAbsolute(p) || !/^\..+\.v2v-partial$/.test(path.basename(p))) return false;
       try {
         return lstatSync(p).isFile();
       } catch {
         return false;
       }
     });
-}
-
-/** A private dir of ours: a directory (not a link), owned by this user, mode 0700. */
-export function isOwnPrivateDir(dir: string): boolean {
-  try {
-    const st = lstatSync(dir);
-    return st.isDirectory() && (st.mode & 0o7777) === 0o700 && (process.getuid === undefined || st.uid === process.getuid());
-  } catch {
-    return false;
-  }
 }
 
 /** The job's private log dir, if it still looks like one (v2v-log-*, ours, 0700). */

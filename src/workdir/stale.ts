@@ -12,16 +12,13 @@
 import { lstat, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { WORKDIR_MARKER } from './workdir.js';
+import { stopByPidfile } from '../process/server-record.js';
+import { WORKDIR_MARKER, isOwnPrivateDir } from './workdir.js';
 import {
-  isOwnPrivateDir,
   ownerAlive,
   partialOutputs,
   pidfilesIn,
-  processStat,
   readJobRecord,
-  recordedServer,
   removeDirSync,
   removeLogDirSync,
   type JobRecord,
@@ -68,33 +65,6 @@ export async function staleWarning(parent: string = defaultParent()): Promise<st
   return `${what} under ${path.resolve(parent)}: run 'v2v cleanup --stale'`;
 }
 
-const alive = (pid: number) => {
-  const s = processStat(pid);
-  return s !== undefined && s.state !== 'Z';
-};
-
-/** SIGTERM, SIGKILL after graceMs, until it is gone. Only a server still started with this pidfile. */
-async function stopRecordedServer(pidfile: string, graceMs: number): Promise<void> {
-  const pid = recordedServer(pidfile);
-  if (pid !== undefined) {
-    try {
-      process.kill(pid, 'SIGTERM');
-      const deadline = Date.now() + graceMs;
-      let killed = false;
-      while (alive(pid) && recordedServer(pidfile) === pid) {
-        if (!killed && Date.now() > deadline) {
-          process.kill(pid, 'SIGKILL');
-          killed = true;
-        }
-        await sleep(20);
-      }
-    } catch {
-      // Gone meanwhile, or not ours to signal.
-    }
-  }
-  await rm(pidfile, { force: true });
-}
-
 /**
  * Undo every stale job under PARENT: its servers stopped, the partial disks
  * its output.json lists removed, its private log dir and its work dir
@@ -105,7 +75,7 @@ export async function cleanupStaleJobs(parent: string = defaultParent(), graceMs
   for (const job of await findStaleJobs(parent)) {
     const again = await staleAt(job.dir);
     if (!again) continue;
-    await Promise.all(pidfilesIn(job.dir).map((p) => stopRecordedServer(p, graceMs)));
+    await Promise.all(pidfilesIn(job.dir).map((p) => stopByPidfile(p, graceMs)));
     for (const p of partialOutputs(job.dir)) await rm(p, { force: true });
     removeLogDirSync(again.record.logDir);
     removeDirSync(job.dir, again.record.keepDir);

@@ -2,7 +2,8 @@
 // contract. Input writes in0, in1, ... (NBD Unix sockets over the source
 // disks) and metadata.in; convert writes metadata.out; output setup writes
 // out0, out1, ... over the target disks. Removed by cleanup, always.
-import { mkdir, readFile, readdir, rm, writeFile, rename, stat } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
+import { lstat, mkdir, readFile, readdir, rm, writeFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
 import type { z } from 'zod';
@@ -67,23 +68,42 @@ async function emptyDir(dir: string): Promise<void> {
   for (const e of await readdir(dir)) await rm(path.join(dir, e), { recursive: true, force: true });
 }
 
-/** A work dir made by `v2v input` (or createWorkDir): checked, not created. */
+/**
+ * A work dir made by `v2v input` (or createWorkDir): checked, not created.
+ * Its records decide what the steps remove and stop, so it must be this
+ * user's own private directory (not a symbolic link, owned by us, mode
+ * 0700) holding the marker as a regular file: root running `v2v cleanup`
+ * on a dir another user prepared would otherwise act on their records.
+ */
 export async function existingWorkDir(dir: string): Promise<WorkDir> {
   const abs = path.resolve(dir);
   let st;
   try {
-    st = await stat(abs);
+    st = await lstat(abs);
   } catch {
     throw new InputError(`work dir ${dir}: does not exist`);
   }
+  if (st.isSymbolicLink()) throw new InputError(`work dir ${dir}: is a symbolic link (name the directory itself)`);
   if (!st.isDirectory()) throw new InputError(`work dir ${dir}: not a directory`);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) throw new InputError(`work dir ${dir}: owned by uid ${st.uid}, not by you (uid ${uid}): refusing to act on its records`);
+  if ((st.mode & 0o077) !== 0) throw new InputError(`work dir ${dir}: must be private (mode 0700), is ${(st.mode & 0o777).toString(8).padStart(4, '0')}`);
   try {
-    await stat(path.join(abs, WORKDIR_MARKER));
+    if (!(await lstat(path.join(abs, WORKDIR_MARKER))).isFile()) throw new Error('not a file');
   } catch {
     throw new InputError(`work dir ${dir}: not a v2v work dir (no ${WORKDIR_MARKER}; make one with v2v input)`);
   }
-  if ((st.mode & 0o077) !== 0) throw new InputError(`work dir ${dir}: must be private (mode 0700)`);
   return openWorkDir(abs, () => rm(abs, { recursive: true, force: true }));
+}
+
+/** A private dir of ours: a directory (not a link), owned by this user, mode 0700. */
+export function isOwnPrivateDir(dir: string): boolean {
+  try {
+    const st = lstatSync(dir);
+    return st.isDirectory() && (st.mode & 0o7777) === 0o700 && (process.getuid === undefined || st.uid === process.getuid());
+  } catch {
+    return false;
+  }
 }
 
 /** An existing work dir (the step subcommands take one). */
@@ -126,8 +146,3 @@ async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T> {
 
 export const readMetadataIn = (w: WorkDir) => readJson(w.metadataIn, MetadataIn);
 export const readMetadataOut = (w: WorkDir) => readJson(w.metadataOut, MetadataOut);
-
-export async function isPrivateDir(dir: string): Promise<boolean> {
-  const st = await stat(dir);
-  return st.isDirectory() && (st.mode & 0o077) === 0;
-}

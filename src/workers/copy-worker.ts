@@ -6,6 +6,7 @@ import { threadId } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { addon } from '../nbd/binding.js';
 import { actorLogger, closeLogger, createLogger } from '../log/logger.js';
+import { describeLowering, fitMemoryBudget } from '../copy/memory-budget.js';
 import {
   CopyStart,
   ToCopyWorker,
@@ -27,7 +28,10 @@ export default async function copyTask(raw: unknown): Promise<CopyDone | CopyFai
     log = actorLogger(root, { actor: 'copy', step: 'copy', disk: task.disk, jobId }).child({
       thread: threadId,
     });
-    const o = task.options;
+    // The buffers stay within the memory budget whatever the options say.
+    const plan = fitMemoryBudget(task.options);
+    if (plan.lowered) log.info({ memoryBudget: task.options.memoryBudget, plan }, describeLowering(task.options, plan));
+    const o = { ...task.options, connections: plan.connections, requests: plan.requests };
     const copier = new addon.Copier({ source: task.source, target: task.target, ...o });
     log.info({ source: task.source.name, target: task.target.name, options: o }, 'copy starting');
     port.on('message', (m: unknown) => {

@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const v2vBin = path.join(repoRoot, 'bin', 'v2v.js');
@@ -41,6 +42,22 @@ export function runCli(
 /** The non-empty lines a run wrote to stderr. */
 export function stderrLines(r: CliResult): string[] {
   return r.stderr.split('\n').filter((l) => l.trim() !== '');
+}
+
+/** A refused run: exit 1, nothing on stdout, one "v2v: ..." line on stderr mentioning each of MENTIONS. */
+export function expectOneError(r: CliResult, ...mentions: (string | RegExp)[]): string {
+  expect(r.code, r.stderr).toBe(1);
+  expect(r.signal).toBeNull();
+  expect(r.stdout).toBe('');
+  const lines = stderrLines(r);
+  expect(lines, r.stderr).toHaveLength(1);
+  const line = lines[0]!;
+  expect(line).toMatch(/^v2v: \S/);
+  for (const m of mentions) {
+    if (typeof m === 'string') expect(line).toContain(m);
+    else expect(line).toMatch(m);
+  }
+  return line;
 }
 
 /** The metadata.in that `--print-source --machine-readable` printed (its "source" event). */

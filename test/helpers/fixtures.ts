@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 // printed (nbdkit tests/test-nozero.sh does the same).
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { test as base } from 'vitest';
 import { dir as tmpDir } from 'tmp-promise';
@@ -104,4 +105,16 @@ export async function makeRaw(file: string, sizeMiB: number, seed: number): Prom
 export function processesUsing(dir: string): string[] {
   const r = spawnSync('ps', ['-eo', 'pid=,stat=,args='], { encoding: 'utf8' });
   return r.stdout.split('\n').filter((l) => l.includes(dir) && !l.includes('ps -eo') && !/^\s*\d+\s+Z/.test(l));
+}
+
+/**
+ * Stand-in OVMF files in DIR, for UEFI guests on a host without OVMF: the
+ * environment that points v2v at them (src/steps/output/ovmf.ts), and the paths.
+ */
+export async function fakeOvmf(dir: string): Promise<{ env: { V2V_OVMF_PATHS: string }; code: string; vars: string }> {
+  const code = `${dir}/OVMF_CODE.test.fd`;
+  const vars = `${dir}/OVMF_VARS.test.fd`;
+  await writeFile(code, 'code');
+  await writeFile(vars, 'vars');
+  return { env: { V2V_OVMF_PATHS: `${code},${vars}` }, code, vars };
 }

@@ -4,24 +4,9 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, stderrLines, type CliResult } from '../helpers/cli.js';
+import { expectOneError, runCli } from '../helpers/cli.js';
 import { readAll, sha256, sha256File, test } from '../helpers/fixtures.js';
 import { has } from '../helpers/tools.js';
-
-function expectOneError(r: CliResult, ...mentions: (string | RegExp)[]): string {
-  expect(r.code, r.stderr).toBe(1);
-  expect(r.signal).toBeNull();
-  expect(r.stdout).toBe('');
-  const lines = stderrLines(r);
-  expect(lines, r.stderr).toHaveLength(1);
-  const line = lines[0]!;
-  expect(line).toMatch(/^v2v: \S/);
-  for (const m of mentions) {
-    if (typeof m === 'string') expect(line).toContain(m);
-    else expect(line).toMatch(m);
-  }
-  return line;
-}
 
 describe('cli errors', () => {
   test('a missing source file: exit 1, one line naming the path', async ({ tmp }) => {
@@ -82,6 +67,13 @@ describe('cli errors', () => {
     const line = expectOneError(await runCli(['copy', '--request-size', '3000', src, 'null:']), 'requestSize', 'power of two');
     // Options the user did not set are not blamed for the bad one.
     expect(line).not.toMatch(/rangeSize|sparse/);
+  });
+
+  test('--memory-budget smaller than one request, or not a size: exit 1, names it', async ({ tmp }) => {
+    const src = path.join(tmp, 'disk.img');
+    await writeFile(src, Buffer.alloc(65536, 1));
+    expectOneError(await runCli(['copy', '--memory-budget', '1M', '--request-size', '32M', src, 'null:']), 'memoryBudget', 'at least requestSize');
+    expectOneError(await runCli(['copy', '--memory-budget', 'lots', src, 'null:']), '--memory-budget', 'lots');
   });
 
   it('an unknown option: exit 1, names it', async () => {

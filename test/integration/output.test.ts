@@ -9,7 +9,7 @@ import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promis
 import net from 'node:net';
 import path from 'node:path';
 import { pino } from 'pino';
-import { describe, expect } from 'vitest';
+import { afterEach, describe, expect, vi } from 'vitest';
 import { NbdHandle } from '../../src/nbd/handle.js';
 import type { MetadataOut } from '../../src/metadata/schema.js';
 import {
@@ -21,7 +21,7 @@ import {
   type OutputSetup,
 } from '../../src/steps/output/output.js';
 import { createWorkDir, type WorkDir } from '../../src/workdir/workdir.js';
-import { test as base } from '../helpers/fixtures.js';
+import { fakeOvmf, test as base } from '../helpers/fixtures.js';
 import { alive, has, rejectionOf, thrownBy } from '../helpers/tools.js';
 
 const MiB = 1024 * 1024;
@@ -81,6 +81,10 @@ const test = base.extend<{ job: Job }>({
 });
 
 const requires = (...tools: string[]) => !tools.every(has);
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
 
 /** Fill an NBD target from nbdkit's pattern plugin with nbdcopy (a peer, not our code). */
 async function fillPattern(uri: string, size: number): Promise<void> {
@@ -210,7 +214,9 @@ describe.skipIf(requires('qemu-img', 'nbdkit', 'nbdcopy'))('output: disks', () =
     expect(q.blocks * 512).toBeLessThan(MiB);
   });
 
-  test.skipIf(requires('xmllint'))('NAME.xml is well-formed and libvirt-valid for bios/virtio, uefi/sata, pc/ide', async ({ job }) => {
+  test.skipIf(requires('xmllint'))('NAME.xml is well-formed and libvirt-valid for bios/virtio, uefi/sata, pc/ide', async ({ job, tmp }) => {
+    // The UEFI case needs OVMF here (virt-v2v refuses -o local without it); libvirt picks the build.
+    vi.stubEnv('V2V_OVMF_PATHS', (await fakeOvmf(tmp)).env.V2V_OVMF_PATHS);
     const cases: [string, Partial<MetadataOut>, string, string][] = [
       ['a', {}, 'vda', 'virtio'],
       ['b', { firmware: 'uefi', diskBus: 'sata', nicModel: 'e1000', os: null, nics: [{ vnet: 'br0', vnetType: 'bridge' }] }, 'sda', 'sata'],

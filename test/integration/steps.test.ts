@@ -6,13 +6,13 @@
 // The servers `input` and `output setup` start outlive their command; we check
 // them through their pidfiles and /proc, the output bytes with qemu-img
 // compare, and that every failure is one "v2v: ..." line leaving nothing.
-import { readFileSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
-import { test as base, run, sha256File, makeRaw, processesUsing } from '../helpers/fixtures.js';
+import { run, sha256File, makeRaw, processesUsing } from '../helpers/fixtures.js';
 import { has } from '../helpers/tools.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { expectOneError, runCli } from '../helpers/cli.js';
+import { comm, expectOk, gone, nonLogEntries, pairsOf, pidfiles, running, socketOf, test, v2v } from '../helpers/workdirs.js';
 import { freePort } from '../../src/process/ports.js';
 import { startNbdkit } from '../../src/process/server.js';
 
@@ -26,117 +26,6 @@ async function makeQcow2(dir: string, name: string, sizeMiB: number, seed: numbe
   await run(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'qcow2', raw, q]);
   return q;
 }
-
-/** Processes whose command line mentions DIR (our servers run in it). Zombies show no arguments. */
-/** The state letter in /proc/PID/stat, or undefined when there is no such process. */
-function procState(pid: number): string | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s.slice(s.lastIndexOf(')') + 2)[0];
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Running: exists and is not a zombie. This container's PID 1 does not reap,
- * so a detached server that has exited stays a zombie: that counts as stopped.
- */
-function running(pid: number): boolean {
-  const s = procState(pid);
-  return s !== undefined && s !== 'Z';
-}
-
-function comm(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
-
-/** NAME -> pid for every DIR/NAME.pid. */
-async function pidfiles(dir: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const f of (await readdir(dir)).filter((e) => e.endsWith('.pid')).sort()) {
-    const text = await readFile(path.join(dir, f), 'utf8');
-    expect(text, `${f} holds one pid`).toMatch(/^\d+\n?$/);
-    out[f.slice(0, -'.pid'.length)] = Number(text.trim());
-  }
-  return out;
-}
-
-async function gone(p: string): Promise<boolean> {
-  try {
-    await lstat(p);
-    return false;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
-    throw err;
-  }
-}
-
-/** The socket path of an nbd+unix:// URI. */
-function socketOf(uri: string): string {
-  const u = new URL(uri);
-  expect(u.protocol).toBe('nbd+unix:');
-  return u.searchParams.get('socket') ?? '';
-}
-
-/** The "SOURCE TARGET" lines `v2v output setup` printed. */
-function pairsOf(r: CliResult): [string, string][] {
-  return r.stdout
-    .trimEnd()
-    .split('\n')
-    .map((l) => {
-      const words = l.split(' ');
-      expect(words, `pair line ${JSON.stringify(l)}`).toHaveLength(2);
-      return [words[0]!, words[1]!];
-    });
-}
-
-function expectOk(r: CliResult, what: string): void {
-  expect(r.stderr, `${what}: stderr`).toBe('');
-  expect(r.code, `${what}: exit status`).toBe(0);
-}
-
-/** Exit 1, nothing on stdout, exactly one line "v2v: ..." on stderr matching RE. */
-function expectOneError(r: CliResult, re: RegExp): void {
-  expect(r.stdout, 'nothing on stdout').toBe('');
-  expect(r.code, `exit status (stderr: ${r.stderr})`).toBe(1);
-  expect(r.stderr.endsWith('\n'), 'stderr ends with a newline').toBe(true);
-  expect(r.stderr.slice(0, -1).split('\n'), 'one line on stderr').toHaveLength(1);
-  expect(r.stderr).toMatch(/^v2v: \S/);
-  expect(r.stderr).toMatch(re);
-}
-
-/** DIR's entries other than step logs (a failing step may append to its log). */
-async function nonLogEntries(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((e) => !e.endsWith('.log')).sort();
-}
-
-const v2v = (...args: string[]) => runCli(args);
-
-// Whatever a failing test leaves running (detached servers outlive v2v):
-// kill every nbdkit or qemu-nbd whose command line mentions this test's tmp.
-const test = base.extend<{ reaper: void }>({
-  reaper: [
-    async ({ tmp }, use) => {
-      await use();
-      for (const l of processesUsing(tmp)) {
-        const pid = Number(l.trim().split(/\s+/)[0]);
-        if (['nbdkit', 'qemu-nbd'].includes(comm(pid) ?? '')) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            // Gone meanwhile.
-          }
-        }
-      }
-    },
-    { auto: true },
-  ],
-});
 
 const needs = !has('nbdkit') || !has('qemu-img') || !has('qemu-nbd') || !has('nbdcopy');
 
@@ -155,7 +44,8 @@ describe.skipIf(needs)('v2v step subcommands', () => {
     expectOk(inp, 'input');
     expect(inp.stdout).toBe(`${dir}\n`);
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
-    expect(await nonLogEntries(dir)).toEqual(['.v2v-workdir', 'in0', 'in0.pid', 'in1', 'in1.pid', 'job.json', 'metadata.in']);
+    // Each server's record (pid, start time, socket: src/process/server-record.ts) beside its pidfile.
+    expect(await nonLogEntries(dir)).toEqual(['.v2v-workdir', 'in0', 'in0.pid', 'in0.server.json', 'in1', 'in1.pid', 'in1.server.json', 'job.json', 'metadata.in']);
     // Handed to its supervisor: never taken for a dead job's dir (v2v cleanup --stale).
     expect(JSON.parse(await readFile(path.join(dir, 'job.json'), 'utf8'))).toMatchObject({ kind: 'v2v-job', owner: 'supervisor' });
     expect((await readdir(dir)).includes('input.log')).toBe(true);
@@ -201,6 +91,8 @@ describe.skipIf(needs)('v2v step subcommands', () => {
     // copies, concurrently
     const copies = await Promise.all(pairs.map(([s, t]) => v2v('copy', s, t, '--target-is-zero')));
     copies.forEach((c, i) => expectOk(c, `copy ${i}`));
+    // Each copy recorded its completion in the work dir: finalize checks them.
+    for (const i of [0, 1]) expect(JSON.parse(await readFile(path.join(dir, `copy${i}.json`), 'utf8'))).toMatchObject({ kind: 'v2v-copy', index: i, state: 'done' });
 
     // finalize
     const fin = await v2v('output', 'finalize', dir);
@@ -249,7 +141,7 @@ describe.skipIf(needs)('v2v step subcommands', () => {
     expect(path.dirname(dir)).toBe(work);
     expect(await readdir(work)).toEqual([path.basename(dir)]);
     expect((await stat(dir)).mode & 0o777).toBe(0o700);
-    expect(await nonLogEntries(dir)).toEqual(['.v2v-workdir', 'in0', 'in0.pid', 'job.json', 'metadata.in']);
+    expect(await nonLogEntries(dir)).toEqual(['.v2v-workdir', 'in0', 'in0.pid', 'in0.server.json', 'job.json', 'metadata.in']);
     expect((await lstat(path.join(dir, 'in0'))).isSocket()).toBe(true);
     const pids = await pidfiles(dir);
     expect(running(pids.in0!)).toBe(true);

@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
-import { test, run, sha256File, makeRaw } from '../helpers/fixtures.js';
+import { test, run, sha256File, makeRaw, fakeOvmf } from '../helpers/fixtures.js';
 import { has } from '../helpers/tools.js';
 import { runCli, sourceOf, type CliResult } from '../helpers/cli.js';
 import { pino } from 'pino';
@@ -75,7 +75,9 @@ describe.skipIf(needs)('v2v -i libvirtxml / -i vmx', () => {
     const work = path.join(tmp, 'work');
     await mkdir(out);
     await mkdir(work);
-    const r = await runCli(['-i', 'libvirtxml', xml, ...map, '-o', 'local', '-os', out, '--no-convert', '-q'], { env: { TMPDIR: work } });
+    // A UEFI guest: -o local wants OVMF on this host, as virt-v2v does.
+    const { env: ovmf } = await fakeOvmf(tmp);
+    const r = await runCli(['-i', 'libvirtxml', xml, ...map, '-o', 'local', '-os', out, '--no-convert', '-q'], { env: { TMPDIR: work, ...ovmf } });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect((await readdir(out)).sort()).toEqual(['lx-sda', 'lx-sdb', 'lx.xml']);
@@ -137,7 +139,7 @@ describe.skipIf(needs)('v2v -i libvirtxml / -i vmx', () => {
 
     const out = path.join(tmp, 'out');
     await mkdir(out);
-    const r = await runCli(['-i', 'vmx', vmx, '-o', 'local', '-os', out, '-of', 'qcow2', '--no-convert', '-q']);
+    const r = await runCli(['-i', 'vmx', vmx, '-o', 'local', '-os', out, '-of', 'qcow2', '--no-convert', '-q'], { env: (await fakeOvmf(tmp)).env });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     for (const d of ['vmxguest-sda', 'vmxguest-sdb']) {

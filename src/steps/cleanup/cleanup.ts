@@ -7,23 +7,22 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { EngineError } from '../../errors.js';
 import { createLogger } from '../../log/logger.js';
-import { stopByPidfile } from '../../process/server.js';
+import { stopByPidfile } from '../../process/server-record.js';
 import type { WorkDir } from '../../workdir/workdir.js';
-import { outputAbort, readOutputState, resumeOutput } from '../output/output.js';
+import { outputAbort, resumeOutput } from '../output/output.js';
+import { readOutputState } from '../output/state-file.js';
 
 /**
  * Stop every server of the work dir, remove an output that was set up but
  * not finalized (partial disks only: names reserved by setup), remove DIR.
  */
 export async function cleanupWorkDir(w: WorkDir, log?: Logger): Promise<void> {
+  // A record that names anything setup would not have made is refused
+  // before anything is done (state-file.ts): the dir has been tampered with.
+  const state = await readOutputState(w);
   const pidfiles = (await readdir(w.path)).filter((f) => f.endsWith('.pid')).map((f) => path.join(w.path, f));
   await Promise.all(pidfiles.map((p) => stopByPidfile(p, 2000)));
-  const state = await readOutputState(w).catch((err: EngineError) => {
-    log?.warn({ err }, 'unreadable output.json: partial output (if any) left in place');
-    return undefined;
-  });
   if (state?.state === 'setup') {
     const { setup, options } = await resumeOutput(w);
     await outputAbort(options, setup, log ?? createLogger({ level: 'silent' }));

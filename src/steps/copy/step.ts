@@ -15,6 +15,7 @@ import type { CopyStats } from '../../protocol/messages.js';
 import { diskName } from '../../util/drive-name.js';
 import type { OutputTarget } from '../output/output.js';
 import type { Step } from '../step.js';
+import { startCopyRecord } from '../../workdir/copy-record.js';
 
 export interface CopySlot {
   release(): void;
@@ -59,6 +60,11 @@ export const copyStep: Step<CopyStepIn, DiskCopy[]> = {
             const target = targets.find((t) => t.index === d.index);
             if (!target) throw new StateError(`copy: no target for disk ${disk}`);
             const slot = await input.slot?.({ disk, source: d.source, size: d.size }, stop.signal);
+            // DIR/copy<N>.json: finalize renames only disks whose copy is done.
+            const record = await startCopyRecord(ctx.workdir, d.index).catch((err: unknown) => {
+              slot?.release();
+              throw err;
+            });
             try {
               input.onStarted?.({ disk, index: d.index, total: d.size });
               ctx.log.info({ disk, log: file }, 'disk copy started');
@@ -78,9 +84,13 @@ export const copyStep: Step<CopyStepIn, DiskCopy[]> = {
                 },
                 { signal: stop.signal, onProgress: (done, total) => input.onProgress?.({ disk, index: d.index, done, total }) },
               );
+              await record.done();
               input.onFinished?.({ disk, index: d.index });
               ctx.log.info({ disk, stats }, 'disk copy finished');
               return { disk, stats };
+            } catch (err) {
+              await record.failed().catch(() => {});
+              throw err;
             } finally {
               slot?.release();
             }

@@ -6,16 +6,16 @@
 // Any failure, and outputAbort, removes every file this job created and
 // nothing else: names are reserved with O_EXCL before anything is written.
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants, readdirSync, statSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { accessSync, constants, readdirSync, realpathSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { AbortError, ConfigError, InputError } from '../../errors.js';
 import { MetadataOut as MetadataOutSchema, type MetadataOut } from '../../metadata/schema.js';
-import { z } from 'zod';
 import { adoptServer, type Server } from '../../process/server.js';
+import { NOT_UTF8, isCleanText, showText } from '../../util/text.js';
 import { formatZodError } from '../../util/zod.js';
-import { writeJson, type WorkDir } from '../../workdir/workdir.js';
+import type { WorkDir } from '../../workdir/workdir.js';
 import {
   PARTIAL_SUFFIX,
   createDisk,
@@ -29,7 +29,10 @@ import {
   type DiskPaths,
 } from './disks.js';
 import { libvirtXml, type OutputDiskRef } from './libvirt-xml.js';
-import { findOvmf, qemuScript } from './qemu-script.js';
+import { readOutputState, writeOutputState, type OutputStateFile } from './state-file.js';
+import { nameLengthProblem } from './names.js';
+import { findOvmf, requireOvmf } from './ovmf.js';
+import { qemuScript } from './qemu-script.js';
 
 export type OutputType = 'local' | 'qemu' | 'null';
 
@@ -81,9 +84,10 @@ function isOurName(o: OutputOptions, entry: string): boolean {
 }
 
 /**
- * Check the output options before anything is done: -os is given, is a
- * writable directory, and holds nothing this output would write (virt-v2v
- * refuses to overwrite). The disk count is not known yet, so every
+ * Check the output options before anything is done: the name makes file
+ * names that fit NAME_MAX (names.ts), name and -os are valid UTF-8 text,
+ * -os is given, is a writable directory, and holds nothing this output
+ * would write (virt-v2v refuses to overwrite). The disk count is not known yet, so every
  * NAME-sd<letters> counts; setup checks the exact names again.
  */
 export function checkOutputOptions(o: OutputOptions): void {
@@ -99,9 +103,13 @@ export function checkOutputOptions(o: OutputOptions): void {
   if (!o.name || o.name.includes('/') || /[\u0000-\u001f\u007f]/.test(o.name) || o.name === '.' || o.name === '..') {
     throw new ConfigError(`-on ${JSON.stringify(o.name)}: a guest name must be non-empty, without "/" or control characters`);
   }
+  if (!isCleanText(o.name)) throw new ConfigError(`-on ${showText(o.name)}: ${NOT_UTF8}`);
+  const tooLong = nameLengthProblem(o.type, o.name);
+  if (tooLong !== undefined) throw new ConfigError(tooLong);
   if (o.storage === undefined || o.storage === '') {
     throw new ConfigError(`-o ${o.type}: output directory was not specified, use '-os /dir'`);
   }
+  if (!isCleanText(o.storage)) throw new ConfigError(`-os ${showText(o.storage)}: ${NOT_UTF8}`);
   const dir = path.resolve(o.storage);
   let st;
   try {
@@ -147,28 +155,6 @@ interface State {
   workdir?: WorkDir;
 }
 
-/**
- * DIR/output.json: what output setup made, so that `v2v output finalize DIR`
- * and `v2v cleanup DIR`, in other processes, can finish or undo it.
- */
-export const OutputStateFile = z.strictObject({
-  version: z.literal(1),
-  kind: z.literal('v2v-output-state'),
-  state: z.enum(['setup', 'finalized']),
-  options: z.strictObject({
-    type: z.enum(['local', 'qemu', 'null']),
-    storage: z.string().optional(),
-    format: z.enum(['raw', 'qcow2']),
-    allocation: z.enum(['sparse', 'preallocated']),
-    name: z.string().min(1),
-  }),
-  disks: z.array(z.strictObject({ index: z.number().int().min(0), final: z.string(), partial: z.string() })),
-  targets: z.array(z.strictObject({ index: z.number().int().min(0), uri: z.string(), knownZero: z.boolean() })),
-});
-export type OutputStateFile = z.infer<typeof OutputStateFile>;
-
-const outputStatePath = (w: WorkDir) => path.join(w.path, 'output.json');
-
 async function saveState(w: WorkDir, state: State, targets: OutputTarget[], phase: OutputStateFile['state']): Promise<void> {
   state.workdir = w;
   const { type, storage, format, allocation, name } = state.o;
@@ -176,31 +162,11 @@ async function saveState(w: WorkDir, state: State, targets: OutputTarget[], phas
     version: 1,
     kind: 'v2v-output-state',
     state: phase,
-    options: { type, ...(storage !== undefined ? { storage: path.resolve(storage) } : {}), format, allocation, name },
+    options: { type, ...(storage !== undefined ? { storage: realpathSync(storage) } : {}), format, allocation, name },
     disks: state.disks.map(({ index, final, partial }) => ({ index, final, partial })),
     targets,
   };
-  await writeJson(outputStatePath(w), file);
-}
-
-/** Read DIR/output.json, or undefined when output setup has not run there. */
-export async function readOutputState(w: WorkDir): Promise<OutputStateFile | undefined> {
-  let text: string;
-  try {
-    text = await readFile(outputStatePath(w), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new InputError(`${outputStatePath(w)}: not valid JSON`);
-  }
-  const r = OutputStateFile.safeParse(json);
-  if (!r.success) throw new InputError(`${outputStatePath(w)}: ${formatZodError(r.error)}`);
-  return r.data;
+  await writeOutputState(w, file);
 }
 
 /**
@@ -299,6 +265,8 @@ export async function outputSetup(meta: MetadataOut, o: OutputOptions, workdir: 
       return { targets, servers: [], options: o };
     }
     checkOutputOptions(o);
+    // A UEFI guest needs OVMF here (virt-v2v: error_unless_uefi_firmware), before any disk exists.
+    if (meta.firmware === 'uefi') requireOvmf();
     state.disks = meta.disks.map((d) => ({ ...diskPaths(o.storage!, o.name, d.index), state: 'none' as FileState }));
     for (const f of [...state.disks.map((d) => d.final), metadataFile(o)!]) {
       if (await exists(f)) throw new InputError(`${f} already exists: virt-v2v does not overwrite; remove it or choose another name with -on`);
@@ -377,11 +345,8 @@ export async function outputFinalize(meta: MetadataOut, o: OutputOptions, setup:
       let content: string;
       if (o.type === 'local') content = libvirtXml(meta, o.name, refs);
       else {
-        const ovmf = findOvmf();
-        if (meta.firmware === 'uefi' && !ovmf.found) {
-          log.warn({ code: ovmf.code }, 'no OVMF (UEFI firmware) found here: the script names the Debian paths');
-        }
-        content = qemuScript(meta, o.name, refs, ovmf);
+        // The pair found here (setup checked there is one); a script naming absent files would not boot.
+        content = qemuScript(meta, o.name, refs, meta.firmware === 'uefi' ? requireOvmf() : findOvmf());
       }
       check(state);
       state.metaFinal = file;

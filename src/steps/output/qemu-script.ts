@@ -4,9 +4,9 @@
 // "$@" so that later options (say `-machine accel=tcg`) override ours. Two
 // layers of quoting: qemu's option syntax (a "," in a value is written ",,")
 // inside sh single quotes.
-import { existsSync } from 'node:fs';
 import type { MetadataOut } from '../../metadata/schema.js';
 import type { OutputDiskRef } from './libvirt-xml.js';
+import type { Ovmf } from './ovmf.js';
 
 /** One sh word: single-quoted, an embedded ' written '\''. */
 export function shQuote(s: string): string {
@@ -18,24 +18,8 @@ export function qemuOptValue(s: string): string {
   return s.replace(/,/g, ',,');
 }
 
-export interface Ovmf {
-  code: string;
-  vars: string;
-}
-
-// Debian 12 (ovmf), Fedora/RHEL (edk2-ovmf), older Debian, SUSE.
-const OVMF_CANDIDATES: Ovmf[] = [
-  { code: '/usr/share/OVMF/OVMF_CODE_4M.fd', vars: '/usr/share/OVMF/OVMF_VARS_4M.fd' },
-  { code: '/usr/share/edk2/ovmf/OVMF_CODE.fd', vars: '/usr/share/edk2/ovmf/OVMF_VARS.fd' },
-  { code: '/usr/share/OVMF/OVMF_CODE.fd', vars: '/usr/share/OVMF/OVMF_VARS.fd' },
-  { code: '/usr/share/qemu/ovmf-x86_64-code.bin', vars: '/usr/share/qemu/ovmf-x86_64-vars.bin' },
-];
-
-/** The first OVMF build installed here, else Debian's paths (`found` false). */
-export function findOvmf(): Ovmf & { found: boolean } {
-  const hit = OVMF_CANDIDATES.find((c) => existsSync(c.code) && existsSync(c.vars));
-  return { ...(hit ?? OVMF_CANDIDATES[0]!), found: hit !== undefined };
-}
+// The firmware pair is found by ovmf.ts (re-exported for older importers).
+export { findOvmf, type Ovmf } from './ovmf.js';
 
 const NIC_DEVICE = { virtio: 'virtio-net-pci', e1000: 'e1000', rtl8139: 'rtl8139' } as const;
 

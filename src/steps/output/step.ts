@@ -5,6 +5,7 @@
 // run in the one output actor: its servers are tied to its thread.
 import type { MetadataOut } from '../../metadata/schema.js';
 import type { Step } from '../step.js';
+import { checkCopiesComplete } from '../../workdir/copy-record.js';
 import { outputAbort, outputFinalize, outputSetup, type OutputOptions, type OutputSetup } from './output.js';
 
 export interface OutputSetupIn {
@@ -40,7 +41,9 @@ export const outputSetupStep: Step<OutputSetupIn, OutputSetup> = {
 
 export const outputFinalizeStep: Step<OutputFinalizeIn, string[]> = {
   name: 'output-finalize',
-  run(ctx, { metadata, options, setup }) {
+  async run(ctx, { metadata, options, setup }) {
+    // Only complete disks are renamed: every copy recorded as done (copy-record.ts).
+    checkCopiesComplete(ctx.workdir, setup.targets.map((t) => t.index));
     return outputFinalize(metadata, options, setup, ctx.log);
   },
 };

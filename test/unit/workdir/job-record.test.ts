@@ -1,11 +1,13 @@
 // The job record's judgements (src/workdir/job-record.ts): whose process is
 // alive (pid and start time, boot, host), which pidfile names a server of
 // the dir, which paths of output.json are partial disks to remove.
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
-import { ownerAlive, partialOutputs, processStat, recordedServer, type JobRecord } from '../../../src/workdir/job-record.js';
+import { processStat } from '../../../src/process/proc-stat.js';
+import { nbdUnixUri } from '../../../src/process/server.js';
+import { ownerAlive, partialOutputs, type JobRecord } from '../../../src/workdir/job-record.js';
 import { test } from '../../helpers/fixtures.js';
 
 const self = (): JobRecord => ({
@@ -36,29 +38,30 @@ describe('job record', () => {
     expect(ownerAlive({ ...self(), pid: 2 ** 22 + 1, host: `${os.hostname()}-elsewhere` })).toBe(true);
   });
 
-  test('recordedServer: a pidfile naming a process that is not nbdkit or qemu-nbd started with it names no server', async ({ tmp }) => {
-    const p = path.join(tmp, 'in0.pid');
-    await writeFile(p, `${process.pid}\n`);
-    expect(recordedServer(p)).toBeUndefined();
-    await writeFile(p, 'garbage\n');
-    expect(recordedServer(p)).toBeUndefined();
-    expect(recordedServer(path.join(tmp, 'none.pid'))).toBeUndefined();
-  });
-
-  test('partialOutputs: only regular files named .NAME-sdX.v2v-partial, absolute, of an unfinished output', async ({ tmp }) => {
-    const out = path.join(tmp, 'out');
-    await mkdir(out);
-    const good = path.join(out, '.g-sda.v2v-partial');
-    const link = path.join(out, '.g-sdb.v2v-partial');
-    const other = path.join(out, 'precious.img');
-    await writeFile(good, '');
-    await writeFile(other, '');
-    await symlink(other, link);
-    const state = (s: string, partials: string[]) =>
-      writeFile(path.join(tmp, 'output.json'), JSON.stringify({ kind: 'v2v-output-state', state: s, disks: partials.map((partial) => ({ partial })) }));
-    await state('setup', [good, link, other, '.g-sdc.v2v-partial', path.join(out, '.missing.v2v-partial')]);
-    expect(partialOutputs(tmp)).toEqual([good]);
-    await state('finalized', [good]);
+  test('partialOutputs: the regular partial files of a checked, unfinished output.json; none for a foreign or finalized one', async ({ tmp }) => {
+    await mkdir(path.join(tmp, 'out'));
+    const out = await realpath(path.join(tmp, 'out'));
+    const [sda, sdb] = [path.join(out, '.g-sda.v2v-partial'), path.join(out, '.g-sdb.v2v-partial')];
+    await writeFile(sda, '');
+    await writeFile(path.join(out, 'precious.img'), '');
+    await symlink(path.join(out, 'precious.img'), sdb);
+    const record = (state: string, partialA = sda) => ({
+      version: 1,
+      kind: 'v2v-output-state',
+      state,
+      options: { type: 'local', storage: out, format: 'raw', allocation: 'sparse', name: 'g' },
+      disks: [
+        { index: 0, final: path.join(out, 'g-sda'), partial: partialA },
+        { index: 1, final: path.join(out, 'g-sdb'), partial: sdb },
+      ],
+      targets: [0, 1].map((i) => ({ index: i, uri: nbdUnixUri(path.join(tmp, `out${i}`)), knownZero: true })),
+    });
+    const save = (r: unknown) => writeFile(path.join(tmp, 'output.json'), JSON.stringify(r));
+    await save(record('setup'));
+    expect(partialOutputs(tmp)).toEqual([sda]); // the link is not followed
+    await save(record('setup', path.join(out, 'precious.img')));
+    expect(partialOutputs(tmp)).toEqual([]);
+    await save(record('finalized'));
     expect(partialOutputs(tmp)).toEqual([]);
     await writeFile(path.join(tmp, 'output.json'), '{not json');
     expect(partialOutputs(tmp)).toEqual([]);

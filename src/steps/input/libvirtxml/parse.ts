@@ -15,6 +15,7 @@ import type { SourceGuest } from '../source.js';
 import { checkNoControl, parseDisks } from './disks.js';
 import { parseNics } from './nics.js';
 import { loadXml, quote, type Fail, type XmlElement } from './xml.js';
+import { NOT_UTF8, isCleanText, showText } from '../../../util/text.js';
 
 export { applyNetworkMap, parseNetworkMap, type NetworkMap, type NetworkMapOptions } from './network-map.js';
 
@@ -119,6 +120,8 @@ export function parseLibvirtXml(text: string, file: string): SourceGuest {
   const name = domain.child('name')?.text() ?? '';
   if (name === '') return fail('<name> is missing or empty');
   checkNoControl(name, '<name>', fail);
+  // A U+FFFD (or a lone surrogate from a character reference) would name files after other bytes.
+  if (!isCleanText(name)) return fail(`<name> ${showText(name)}: ${NOT_UTF8}`);
   const devices = domain.child('devices');
   const { disks, removables } = parseDisks(devices, path.dirname(file), fail);
   if (disks.length === 0) return fail("the guest has no disks (<disk device='disk'>)");

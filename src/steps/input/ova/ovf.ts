@@ -11,6 +11,7 @@
 import { XMLParser } from 'fast-xml-parser';
 import type { SourceBus, SourceNic, SourceRemovable } from '../source.js';
 import { ovaError } from './fail.js';
+import { NOT_UTF8, isCleanText, showText } from '../../../util/text.js';
 
 /** Larger descriptors are refused before they are read (ovftool's are a few KiB). */
 export const MAX_OVF_SIZE = 16 * 1024 * 1024;
@@ -305,6 +306,8 @@ export function parseOvf(xml: string, label: string): OvfGuest {
   const os = child(vs, 'OperatingSystemSection');
   const osHint = text(os, 'Description') ?? attr(os, 'osType');
   const name = text(vs, 'Name') || attr(vs, 'id');
+  // The descriptor is decoded leniently: a name with U+FFFD in it stood for other bytes.
+  if (name && !isCleanText(name)) throw ovaError([label, `VirtualSystem name ${showText(name)}: ${NOT_UTF8}`]);
   return {
     ...(name ? { name } : {}),
     memory,

@@ -23,6 +23,7 @@ import { nics } from './nics.js';
 import { readVmxFile, scopeOf } from './read.js';
 import { parseLines, type VmxEntries } from './syntax.js';
 import { VmxValues } from './values.js';
+import { NOT_UTF8, isCleanText, showText } from '../../../util/text.js';
 
 export type { VmxDisk, VmxRemovable, VmxBus } from './devices.js';
 export type { VmxEntries, VmxEntry } from './syntax.js';
@@ -78,6 +79,7 @@ export function parseVmxText(text: string, vmxPath: string): ParsedVmx {
   const warnings: string[] = [];
   const displayName = v.text('displayName');
   if (displayName === undefined || displayName.trim() === '') warnings.push('no displayName: the guest is named after the file');
+  else if (!isCleanText(displayName)) throw vmxError(vmxPath, `${at(v.get('displayName')?.line)}displayName ${showText(displayName)}: ${NOT_UTF8}`);
   const memsize = v.int('memSize', 1, MAX_MEMSIZE) ?? DEFAULT_MEMSIZE;
   const parsed: ParsedVmx = {
     entries,

@@ -1,0 +1,50 @@
+// How long a guest name may be. -o local and -o qemu write, in -os DIR,
+// NAME-sda, NAME-sdb, ..., NAME.xml or NAME.sh, each first under its
+// hidden partial name (.NAME-sda.v2v-partial, disks.ts); every one of
+// them must fit in NAME_MAX bytes, or output setup fails with
+// ENAMETOOLONG after the conversion has run. So the name is checked with
+// the options, before anything starts, leaving room for two drive letters
+// (sdzz: 702 disks), counted in UTF-8 bytes as the kernel counts them.
+import { driveName } from '../../util/drive-name.js';
+import { showText } from '../../util/text.js';
+import { PARTIAL_SUFFIX } from './disks.js';
+
+/** Linux's limit on one file name, in bytes (ext4, xfs, btrfs, tmpfs). */
+export const NAME_MAX = 255;
+
+/** The disk with the longest name the check allows for: index 701, sdzz. */
+export const LONGEST_DISK_INDEX = 701;
+
+const METADATA_SUFFIX = { local: '.xml', qemu: '.sh' } as const;
+
+/**
+ * The file names -o TYPE writes for guest NAME, longest disk first: as
+ * diskPaths() and partialOf() make them (their base names).
+ */
+export function outputFileNames(type: 'local' | 'qemu', name: string): string[] {
+  const disk = `${name}-sd${driveName(LONGEST_DISK_INDEX)}`;
+  const meta = `${name}${METADATA_SUFFIX[type]}`;
+  return [`.${disk}${PARTIAL_SUFFIX}`, disk, `.${meta}${PARTIAL_SUFFIX}`, meta];
+}
+
+const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
+
+/** The longest guest name, in UTF-8 bytes, whose output files all fit in NAME_MAX. */
+export function maxNameBytes(type: 'local' | 'qemu'): number {
+  return NAME_MAX - Math.max(...outputFileNames(type, '').map(bytes));
+}
+
+/**
+ * Why guest NAME is too long for -o TYPE, in one line naming -on and the
+ * limit; undefined when it fits (-o null writes no file).
+ */
+export function nameLengthProblem(type: 'local' | 'qemu' | 'null', name: string): string | undefined {
+  if (type === 'null') return undefined;
+  const max = maxNameBytes(type);
+  const n = bytes(name);
+  if (n <= max) return undefined;
+  return (
+    `-on ${showText(name, 40)}: the guest name is ${n} bytes long; -o ${type} allows at most ${max} bytes (UTF-8), ` +
+    `as every file it writes (such as ${outputFileNames(type, 'NAME')[0]}) must fit in ${NAME_MAX} bytes`
+  );
+}
