@@ -11,6 +11,8 @@ export interface V2vArgs {
   inputTransport?: string;
   /** -ip FILE: a file holding the input's password (never the password itself). */
   inputPasswordFile?: string;
+  /** -ic URI: the libvirt connection of -i libvirt (default: libvirt's own default). */
+  inputConnection?: string;
   outputType: string;
   outputStorage?: string;
   outputFormat: 'raw' | 'qcow2';
@@ -46,6 +48,7 @@ const TABLE: Record<string, Spec> = {
   if: { key: 'inputFormat', value: true },
   it: { key: 'inputTransport', value: true },
   ip: { key: 'inputPasswordFile', value: true },
+  ic: { key: 'inputConnection', value: true },
   o: { key: 'outputType', value: true },
   os: { key: 'outputStorage', value: true },
   of: { key: 'outputFormat', value: true },
