@@ -50,9 +50,11 @@ export function createPool(name: string, opts: PoolOptions = {}): Piscina {
  * addon's init) when a worker is terminated while it loads its modules: the
  * case of bin/v2v.js, which starts a copy worker ahead of time and destroys
  * it unused when the command line is bad. So it first waits until every
- * thread has said worker.ready, for at most `settleMs`.
+ * thread has said worker.ready, for at most `settleMs`: long, since on a
+ * loaded machine a worker was seen to take more than 5 s to load (a thread
+ * that fails to load leaves the pool and is not waited for).
  */
-export async function destroyPool(pool: Piscina, settleMs = 5000): Promise<void> {
+export async function destroyPool(pool: Piscina, settleMs = 60_000): Promise<void> {
   const ready = loaded.get(pool);
   const deadline = Date.now() + settleMs;
   while (ready && pool.threads.some((t) => !ready.has(t.threadId)) && Date.now() < deadline) {
