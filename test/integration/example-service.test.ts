@@ -11,13 +11,13 @@ import { describe, expect } from 'vitest';
 import { repoRoot } from '../helpers/cli.js';
 import { processesUsing, run, sha256File, test } from '../helpers/fixtures.js';
 import { has } from '../helpers/tools.js';
+import { nothingLeft as slowJobLeftNothing, othersUsing, slowJob } from '../helpers/slow-job.js';
 
 const MiB = 1024 * 1024;
 const serverScript = path.join(repoRoot, 'examples', 'service', 'server.mjs');
 const STEPS = ['input', 'convert', 'output-setup', 'copy', 'output-finalize'];
 // 1 GiB served in 128 KiB reads of 100 ms each: tens of seconds of copying,
 // far longer than the test waits before it cancels.
-const SLOW = ['--filter=delay', 'pattern', '1G', 'delay-read=100ms'];
 
 interface Service {
   url: string;
@@ -150,11 +150,6 @@ async function makeDisk(file: string, sizeMiB: number): Promise<void> {
   }
 }
 
-/** Processes other than the test's own server PID whose command line mentions PATH. */
-function othersUsing(p: string, exceptPid?: number): string[] {
-  return processesUsing(p).filter((l) => Number(l.trim().split(/\s+/)[0]) !== exceptPid);
-}
-
 const needs = !has('nbdkit') || !has('qemu-img') || !has('qemu-nbd') || !has('nbdcopy');
 
 describe.skipIf(needs)('examples/service', () => {
@@ -262,26 +257,10 @@ describe.skipIf(needs)('examples/service', () => {
     tmp,
     nbdkit,
   }) => {
-    const work = path.join(tmp, 'work');
-    const out = path.join(tmp, 'out');
-    await mkdir(work);
-    await mkdir(out);
-    const src = await nbdkit(SLOW, { readonly: true, name: 'slow' });
-    const xml = path.join(tmp, 'slow.xml');
-    await writeFile(
-      xml,
-      `<domain type='kvm'><name>slow</name><memory unit='MiB'>1024</memory><devices>
-  <disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='nbd'><host transport='unix' socket='${src.socket}'/></source><target dev='vda' bus='virtio'/></disk>
-</devices></domain>
-`,
-    );
-    const job = { args: ['-i', 'libvirtxml', xml, '-o', 'local', '-os', out, '--no-convert'] };
-    const nothingLeft = async () => {
-      expect(await readdir(out)).toEqual([]);
-      expect(await readdir(work)).toEqual([]);
-      expect(processesUsing(work)).toEqual([]);
-      expect(othersUsing(src.socket, src.pid)).toEqual([]);
-    };
+    const slow = await slowJob(tmp, nbdkit);
+    const { work, out, src } = slow;
+    const job = { args: [...slow.input, '-o', 'local', '-os', out, '--no-convert'] };
+    const nothingLeft = () => slowJobLeftNothing(slow);
 
     await withService({ TMPDIR: work }, async (s) => {
       const id = await postJob(s, job);

@@ -12,46 +12,21 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
-import type { Server } from '../../src/process/server.js';
 import { runCli, v2vBin } from '../helpers/cli.js';
-import { processesUsing, test } from '../helpers/fixtures.js';
+import { processesUsing, test, type Fixtures } from '../helpers/fixtures.js';
+import { nothingLeft, slowJob, type SlowJob } from '../helpers/slow-job.js';
 import { has } from '../helpers/tools.js';
 
-// 1 GiB in 128 KiB reads of 100 ms each: far longer than any test waits.
-const SLOW = ['--filter=delay', 'pattern', '1G', 'delay-read=100ms'];
 const needs = !has('nbdkit') || !has('qemu-img') || !has('qemu-nbd');
 
-interface Setup {
-  work: string;
-  out: string;
-  src: Server;
+interface Setup extends SlowJob {
   /** The job: -i libvirtxml over the slow disk, -o local -of qcow2 (qemu-nbd serves the target). */
   args: string[];
 }
 
-async function slowJob(tmp: string, nbdkit: (a: string[], o?: { readonly?: boolean; name?: string }) => Promise<Server>): Promise<Setup> {
-  const work = path.join(tmp, 'work');
-  const out = path.join(tmp, 'out');
-  await mkdir(work);
-  await mkdir(out);
-  const src = await nbdkit(SLOW, { readonly: true, name: 'slow' });
-  const xml = path.join(tmp, 'slow.xml');
-  await writeFile(
-    xml,
-    `<domain type='kvm'><name>slow</name><memory unit='MiB'>1024</memory><devices>
-  <disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='nbd'><host transport='unix' socket='${src.socket}'/></source><target dev='vda' bus='virtio'/></disk>
-</devices></domain>
-`,
-  );
-  return { work, out, src, args: ['-i', 'libvirtxml', xml, '-o', 'local', '-os', out, '-of', 'qcow2', '--no-convert', '--machine-readable'] };
-}
-
-/** Nothing of the job is left: no output, no work dir, no process working in it or reading the source. */
-async function nothingLeft(s: Setup): Promise<void> {
-  expect(await readdir(s.out)).toEqual([]);
-  expect(await readdir(s.work)).toEqual([]);
-  expect(processesUsing(s.work)).toEqual([]);
-  expect(processesUsing(s.src.socket).filter((l) => Number(l.trim().split(/\s+/)[0]) !== s.src.pid)).toEqual([]);
+async function slowV2v(tmp: string, nbdkit: Fixtures['nbdkit']): Promise<Setup> {
+  const j = await slowJob(tmp, nbdkit);
+  return { ...j, args: [...j.input, '-o', 'local', '-os', j.out, '-of', 'qcow2', '--no-convert', '--machine-readable'] };
 }
 
 const status = (sig: NodeJS.Signals) => 128 + osConstants.signals[sig];
@@ -61,7 +36,7 @@ describe.skipIf(needs)('v2v: signals and a closed output', () => {
   test.for(['SIGHUP', 'SIGQUIT', 'SIGTERM'] as NodeJS.Signals[])(
     '%s during the copy: cancelled and cleaned up, exit status 128 + signal',
     async (sig, { tmp, nbdkit }) => {
-      const s = await slowJob(tmp, nbdkit);
+      const s = await slowV2v(tmp, nbdkit);
       let pid = 0;
       let sentAt = 0;
       let running: string[] = [];
@@ -91,7 +66,7 @@ describe.skipIf(needs)('v2v: signals and a closed output', () => {
   );
 
   test('SIGHUP with stderr closed (the terminal is gone): nothing written, no crash, cleaned up', async ({ tmp, nbdkit }) => {
-    const s = await slowJob(tmp, nbdkit);
+    const s = await slowV2v(tmp, nbdkit);
     const c = spawn(process.execPath, [v2vBin, ...s.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: s.work } });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => c.on('close', (code, signal) => resolve({ code, signal })));
     c.stderr.destroy();
@@ -109,7 +84,7 @@ describe.skipIf(needs)('v2v: signals and a closed output', () => {
   });
 
   test('--machine-readable | head -1: the job ends cancelled, no stack trace, nothing left', async ({ tmp, nbdkit }) => {
-    const s = await slowJob(tmp, nbdkit);
+    const s = await slowV2v(tmp, nbdkit);
     const c = spawn(process.execPath, [v2vBin, ...s.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: s.work } });
     let out = '';
     let err = '';
@@ -131,7 +106,7 @@ describe.skipIf(needs)('v2v: signals and a closed output', () => {
   });
 
   test('two SIGINTs in a row: the second exits at once, yet servers, work dir and partial disk are gone', async ({ tmp, nbdkit }) => {
-    const s = await slowJob(tmp, nbdkit);
+    const s = await slowV2v(tmp, nbdkit);
     let pid = 0;
     let partial: string[] = [];
     const r = await runCli(s.args, {

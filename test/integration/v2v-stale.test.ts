@@ -13,6 +13,7 @@ import { describe, expect } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { processesUsing, run, test } from '../helpers/fixtures.js';
 import { alive, has } from '../helpers/tools.js';
+import { SLOW } from '../helpers/slow-job.js';
 
 const MiB = 1024 * 1024;
 const needs = !has('nbdkit') || !has('qemu-img') || !has('qemu-nbd') || !has('nbdcopy');
@@ -123,7 +124,7 @@ describe.skipIf(needs)('v2v cleanup --stale', () => {
     const env = { TMPDIR: work };
 
     // A live job, copying from a slow source.
-    const src = await nbdkit(['--filter=delay', 'pattern', '1G', 'delay-read=100ms'], { readonly: true, name: 'slow' });
+    const src = await nbdkit(SLOW, { readonly: true, name: 'slow' });
     const xml = path.join(tmp, 'slow.xml');
     await writeFile(
       xml,
