@@ -111,9 +111,13 @@ export function osinfoId(os: GuestOs | null): string | undefined {
   return undefined;
 }
 
-/** libvirt's arch for the guest; qemu-system-x86_64 runs both. */
-export function guestArch(os: GuestOs | null): 'x86_64' | 'i686' {
-  return os && /^i[3-6]86$/.test(os.arch) ? 'i686' : 'x86_64';
+/**
+ * libvirt's arch for the guest, as virt-v2v's kvm_arch: a 32-bit x86 guest
+ * runs on x86_64 too (virt-v2v writes x86_64 for i386 ... i686 and unknown).
+ */
+export function guestArch(os: GuestOs | null): string {
+  const arch = os?.arch ?? 'unknown';
+  return /^(i[3-6]86|x86_64|unknown|)$/.test(arch) ? 'x86_64' : arch;
 }
 
 /**
