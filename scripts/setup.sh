@@ -14,11 +14,16 @@ PACKAGES=(
   libnbd-dev libnbd-bin              # libnbd for the addon; nbdcopy, nbdinfo (peers in tests and bench)
   nbdkit                             # NBD servers: file, memory, cow, error, delay, ...
   qemu-utils                         # qemu-img, qemu-nbd, qemu-io
+  xz-utils                           # xz -dc: xz-compressed OVAs (-i ova); tar -J in the tests
   time                               # GNU time: peak RSS in the benchmark
   libxml2-utils libvirt-clients      # xmllint, virt-xml-validate: tests check the libvirt XML we write
   libguestfs-tools virt-v2v linux-image-amd64 # the conversion (virt-v2v-in-place) and inspection
   qemu-system-x86 debootstrap        # booting converted guests; building the sample guest
   openssh-server                     # sshd: the -i vmx -it ssh tests run their own on loopback
+  # test/compat (virt-v2v's own test scripts): building its phony guests
+  # (perl Sys::Guestfs, hivexregedit, sqlite3), fake-virtio-win.iso (mkisofs)
+  # and the zipped OVA of test-v2v-i-ova-formats.sh
+  libguestfs-perl libwin-hivex-perl sqlite3 genisoimage zip unzip
 )
 install_system_packages() {
   local missing=() p SUDO=""

@@ -163,6 +163,15 @@ export function isAbortError(err: unknown): boolean {
 }
 
 /**
+ * Whether MSG already names STEP: it starts with "STEP:", or, for the input
+ * step, with the -i option itself ("-i ova: corrupt OVA: ...", virt-v2v's
+ * words, which scripts grep right after "error: ").
+ */
+function namesStep(msg: string, step: string): boolean {
+  return msg.startsWith(`${step}:`) || (step === 'input' && msg.startsWith('-i '));
+}
+
+/**
  * A step of a job failed: the supervisor wraps the cause once, in one
  * place, adding the step, the disk and the step's log. The code is the
  * cause's (an abort stays ABORT_ERR); the message is the cause's, led by
@@ -172,7 +181,7 @@ export class StepError extends EngineError {
   constructor(where: { step: string; disk?: string | undefined; log?: string | undefined }, cause: unknown) {
     const c = cause as Partial<EngineError> | undefined;
     const text = cause instanceof Error ? cause.message : String(cause);
-    const own = text.startsWith(`${where.step}: `) ? text : `${where.step}: ${text}`;
+    const own = namesStep(text, where.step) ? text : `${where.step}: ${text}`;
     super(errorCode(c?.code), own, { cause });
     this.step = where.step;
     const disk = where.disk ?? c?.disk;
@@ -188,7 +197,7 @@ export function rootCause(err: unknown): unknown {
 }
 
 /**
- * An error as the one line `v2v` prints after "v2v: ": its step, the first
+ * An error as the one line `v2v` prints after "v2v: error: ": its step, the first
  * line of its message, its disk and its log when the message does not say
  * them already. The CLI and a batch's summary use this one function.
  */
@@ -196,7 +205,7 @@ export function describeError(err: unknown, opts: { log?: boolean } = {}): strin
   const e = err as Partial<EngineError> | undefined;
   if (isAbortError(err)) return `${e?.step ?? 'job'}: cancelled`;
   const msg = err instanceof Error ? err.message : String(err);
-  const prefix = e?.step && !msg.startsWith(`${e.step}:`) ? `${e.step}: ` : '';
+  const prefix = e?.step && !namesStep(msg, e.step) ? `${e.step}: ` : '';
   const disk = e?.disk && !msg.includes(e.disk) ? ` (disk ${e.disk})` : '';
   const log = e?.log && opts.log !== false ? ` (log: ${e.log})` : '';
   return `${prefix}${msg.split('\n')[0]}${disk}${log}`;

@@ -13,6 +13,7 @@ export { StepName, type Step, type StepContext } from './steps/step.js';
 export { MetadataIn, MetadataOut, DiskIn, NicIn, GuestOs } from './metadata/schema.js';
 export { copy, type CopyRequest } from './copy/copy.js';
 export { CopyOptions, defaultConnections, type CopyOptionsInput } from './copy/options.js';
+export { ConvertOptions, LuksKey, type ConvertOptionsInput } from './steps/convert/options.js';
 export { parseEndpoint, parseOperands, type Endpoint } from './copy/endpoint.js';
 export { CopyStats } from './protocol/messages.js';
 export { NbdHandle, type Extent, nativeStats, libnbdVersion } from './nbd/handle.js';

@@ -53,7 +53,9 @@ export function resolvePaths(o: JobOptions, dir: string): JobOptions {
       ? { ...i, files: i.files.map(abs) }
       : i.type === 'vmx'
         ? { ...i, file: isUri(i.file) ? i.file : abs(i.file), ...(i.passwordFile !== undefined ? { passwordFile: abs(i.passwordFile) } : {}) }
-        : { ...i, file: abs(i.file) };
+        : i.type === 'libvirt'
+          ? i // a guest name and a URI: no path of the plan's
+          : { ...i, file: abs(i.file) };
   return {
     ...o,
     input,

@@ -128,7 +128,7 @@ function planIssue(err: z.ZodError, raw: unknown): string {
 /**
  * Validate a plan (an object as read from JSON or YAML, or a Plan again):
  * every guest's options, unique ids, the limits with their defaults. Throws
- * a ConfigError with one line: "plan: guest g3: -i disk: no disk image given".
+ * a ConfigError with one line: "plan: guest g3: -i disk: expecting a disk image (filename) on the command line".
  */
 export function parsePlan(raw: unknown, opts: { name?: string } = {}): Plan {
   const label = opts.name ?? 'plan';

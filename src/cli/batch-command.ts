@@ -34,7 +34,7 @@ function batchCommand(run: (plan: string, o: { machineReadable?: boolean; logDir
     .exitOverride()
     .configureOutput({
       writeErr: (s: string) => process.stderr.write(s),
-      outputError: (s: string, write: (s: string) => void) => write(`v2v: batch: ${s.replace(/^error: /, '')}`),
+      outputError: (s: string, write: (s: string) => void) => write(`v2v: error: batch: ${s.replace(/^error: /, '')}`),
     })
     .action(run);
 }

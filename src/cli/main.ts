@@ -1,5 +1,7 @@
 // The `v2v` command: subcommands for each step (copy, ...). Errors end as one
-// line on stderr, "v2v: STEP: what failed", and exit status 1.
+// line on stderr, "v2v: error: STEP: what failed", and exit status 1 (the
+// form of virt-v2v's "virt-v2v: error: ...", which scripts grep); a
+// cancelled job says "v2v: STEP: cancelled".
 //
 // Signals, as virt-v2v traps them: SIGINT, SIGTERM, SIGHUP (a dropped SSH
 // session) and SIGQUIT cancel the job, which cleans up (servers, partial
@@ -13,7 +15,7 @@
 import { constants as osConstants } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import type { Piscina } from 'piscina';
-import { ConfigError, describeError } from '../errors.js';
+import { ConfigError, describeError, isAbortError } from '../errors.js';
 import type { LogConfig } from '../log/logger.js';
 import { runBatch } from './batch-command.js';
 import { copyCommand } from './copy-command.js';
@@ -106,11 +108,11 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
     if (w) io.err(`v2v: warning: ${w}\n`);
   };
   // Commander's own usage errors ("error: missing required argument ...")
-  // follow the same one-line "v2v: ..." form as every other error. Commands
+  // follow the same one-line "v2v: error: ..." form as every other error. Commands
   // added with addCommand() do not inherit this, so each one gets it too.
   const output = {
     writeErr: (s: string) => io.err(s),
-    outputError: (s: string, write: (s: string) => void) => write(`v2v: ${s.replace(/^error: /, '')}`),
+    outputError: (s: string, write: (s: string) => void) => write(`v2v: error: ${s.replace(/^error: /, '')}`),
   };
   const program = new Command('v2v')
     .description('move virtual machines to KVM')
@@ -143,11 +145,11 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
       return 0;
     }
     if (argv[0] !== undefined && STEP_COMMANDS.has(argv[0])) {
-      await runStep(argv, { signal: ac.signal, out: ctx.out, steps: engine.steps, warnStale });
+      await runStep(argv, { signal: ac.signal, out: ctx.out, err: io.err, steps: engine.steps, warnStale });
       return 0;
     }
     if (!isSubcommand(argv)) {
-      await runV2v(argv, { signal: ac.signal, out: ctx.out, engine, warnStale });
+      await runV2v(argv, { signal: ac.signal, out: ctx.out, err: io.err, engine, warnStale });
       return 0;
     }
     await program.parseAsync(normalise(words), { from: 'user' });
@@ -156,7 +158,8 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
     if (err instanceof CommanderError) {
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : 1;
     }
-    io.err(`v2v: ${describeError(err)}\n`);
+    // A cancel the user asked for is no error: "v2v: copy: cancelled".
+    io.err(`v2v: ${isAbortError(err) ? '' : 'error: '}${describeError(err)}\n`);
     return cancelStatus ?? 1;
   } finally {
     await engine.close();

@@ -2,7 +2,7 @@
 // can run them one by one (docs/ARCHITECTURE.md, "Step subcommands"):
 //
 //   DIR=$(v2v input -i disk [-if FMT] [-on NAME] [--workdir DIR] DISK...)
-//        (or -i libvirtxml FILE, -i vmx [-it ssh [-ip F]] FILE, -i ova FILE)
+//        (or -i libvirt [-ic URI] GUEST, -i libvirtxml FILE, -i vmx [-it ssh [-ip F]] FILE, -i ova FILE)
 //   v2v convert DIR [--no-convert]
 //   v2v output setup DIR -o local|qemu|null [-os D] [-of F] [-oa A] [-on NAME]
 //                                      (prints "SOURCE TARGET" per disk)
@@ -17,6 +17,8 @@
 // undoes what it started itself: DIR is as it was, but for that step's log.
 import { ConfigError } from '../errors.js';
 import { commandLine } from '../engine/from-args.js';
+import { convertOf } from '../engine/compat-args.js';
+import { checkOoOptions } from '../engine/io-options.js';
 import { parseV2vArgs, type V2vArgs } from '../engine/command-line.js';
 import type { StepApi } from '../engine/step-api.js';
 import type { V2vContext } from './v2v-command.js';
@@ -25,8 +27,9 @@ export const STEP_COMMANDS = new Set(['input', 'convert', 'output', 'cleanup']);
 
 export const STEPS_USAGE = `Steps on a work dir (each a subcommand):
   DIR=$(v2v input -i disk [-if FORMAT] [--allow-remote-backing] [-on NAME] [--workdir DIR] DISK...)
-        (or -i libvirtxml FILE | -i vmx [-it ssh [-ip FILE]] FILE | -i ova FILE, with -n/-b/--mac)
-  v2v convert DIR [--no-convert] [-on NAME]
+        (or -i libvirt [-ic URI] GUEST | -i libvirtxml FILE | -i vmx [-it ssh [-ip FILE]] FILE | -i ova FILE,
+         with -n/-b/--mac)
+  v2v convert DIR [--no-convert] [-on NAME] [--root ROOT] [--key SELECTOR]...
   v2v output setup DIR -o local|qemu|null [-os D] [-of raw|qcow2] [-oa sparse|preallocated] [-on NAME]
       prints "SOURCE TARGET" for each disk: copy each with v2v copy SOURCE TARGET --target-is-zero
   v2v output finalize DIR
@@ -70,6 +73,7 @@ function only(step: string, a: V2vArgs, allowed: (keyof V2vArgs)[]): void {
     ['inputFormat', '-if'],
     ['inputTransport', '-it'],
     ['inputPasswordFile', '-ip'],
+    ['inputConnection', '-ic'],
     ['outputType', '-o'],
     ['outputStorage', '-os'],
     ['outputName', '-on'],
@@ -77,10 +81,19 @@ function only(step: string, a: V2vArgs, allowed: (keyof V2vArgs)[]): void {
     ['printSource', '--print-source'],
     ['allowRemoteBacking', '--allow-remote-backing'],
     ['logDir', '--log-dir'],
+    ['root', '--root'],
   ];
   const defaults = parseV2vArgs([]);
   for (const [k, flag] of given) {
     if (!allowed.includes(k) && a[k] !== defaults[k]) throw new ConfigError(`${step}: option ${flag} does not apply to this step`);
+  }
+  const lists: [keyof V2vArgs & ('keys' | 'inputOptions' | 'outputOptions'), string][] = [
+    ['keys', '--key'],
+    ['inputOptions', '-io'],
+    ['outputOptions', '-oo'],
+  ];
+  for (const [k, flag] of lists) {
+    if (!allowed.includes(k) && a[k].length > 0) throw new ConfigError(`${step}: option ${flag} does not apply to this step`);
   }
   if (!allowed.includes('outputFormat') && (a.outputFormat !== defaults.outputFormat || a.outputAllocation !== defaults.outputAllocation)) {
     throw new ConfigError(`${step}: options -of and -oa apply to v2v output setup`);
@@ -89,7 +102,7 @@ function only(step: string, a: V2vArgs, allowed: (keyof V2vArgs)[]): void {
 
 async function stepInput(argv: string[], ctx: StepCtx): Promise<void> {
   const { workdir, rest } = takeWorkdir(argv);
-  only('input', parseV2vArgs(rest), ['inputType', 'inputFormat', 'inputTransport', 'inputPasswordFile', 'outputName', 'allowRemoteBacking']);
+  only('input', parseV2vArgs(rest), ['inputType', 'inputFormat', 'inputTransport', 'inputPasswordFile', 'inputConnection', 'outputName', 'allowRemoteBacking']);
   // The same options as `v2v -i ... --print-source`: one parse, one plan.
   const { raw } = commandLine([...rest, '--print-source']);
   if (!workdir) await ctx.warnStale?.();
@@ -97,12 +110,18 @@ async function stepInput(argv: string[], ctx: StepCtx): Promise<void> {
   ctx.out(`${r.workdir}\n`);
 }
 
-const warn = (ctx: V2vContext) => (m: string) => ctx.out(`v2v: warning: ${m}\n`);
+const warn = (ctx: V2vContext) => (m: string) => ctx.err(`v2v: warning: ${m}\n`);
 
 async function stepConvert(argv: string[], ctx: StepCtx): Promise<void> {
   const { dir, args } = takeDir('convert', argv);
-  only('convert', args, ['noConvert', 'outputName']);
-  await ctx.steps.convert(dir, { signal: ctx.signal, onWarning: warn(ctx), noConvert: args.noConvert, ...(args.outputName ? { name: args.outputName } : {}) });
+  only('convert', args, ['noConvert', 'outputName', 'root', 'keys']);
+  await ctx.steps.convert(dir, {
+    signal: ctx.signal,
+    onWarning: warn(ctx),
+    noConvert: args.noConvert,
+    ...(args.outputName ? { name: args.outputName } : {}),
+    ...convertOf(args),
+  });
 }
 
 async function stepOutput(argv: string[], ctx: StepCtx): Promise<void> {
@@ -114,10 +133,11 @@ async function stepOutput(argv: string[], ctx: StepCtx): Promise<void> {
     for (const f of await ctx.steps.outputFinalize(dir, { signal: ctx.signal })) ctx.out(`${f}\n`);
     return;
   }
-  only('output setup', args, ['outputType', 'outputStorage', 'outputFormat', 'outputName']);
+  only('output setup', args, ['outputType', 'outputStorage', 'outputFormat', 'outputName', 'outputOptions']);
   if (!['local', 'qemu', 'null'].includes(args.outputType)) {
     throw new ConfigError(`output setup: -o ${args.outputType}: output type not supported (supported: -o local, -o qemu, -o null)`);
   }
+  checkOoOptions(args.outputType, args.outputOptions);
   const output = {
     type: args.outputType as 'local' | 'qemu' | 'null',
     ...(args.outputStorage ? { storage: args.outputStorage } : {}),

@@ -6,67 +6,79 @@ import cliProgress from 'cli-progress';
 import type { Engine } from '../engine/engine.js';
 import { commandLine } from '../engine/from-args.js';
 import { parseV2vArgs, V2V_USAGE } from '../engine/command-line.js';
-import type { MetadataIn } from '../metadata/schema.js';
+import { compatQuery, machineChannel, versionLine } from './v2v-compat.js';
+import { printSource } from './print-source.js';
 import type { JobEvent } from '../protocol/events.js';
 import { humanSize } from '../util/size.js';
 
 export interface V2vContext {
   signal: AbortSignal;
   out(text: string): void;
+  /** stderr: warnings (`v2v: warning: ...`), which --quiet does not hide, as virt-v2v's. */
+  err(text: string): void;
   /** Called once the command line is good, before the job makes its work dir: the stale work dirs warning. */
   warnStale?: () => Promise<void>;
 }
 
-function printSource(m: MetadataIn): string {
-  const lines = [
-    `    source name: ${m.name}`,
-    `          input: -i ${m.input}`,
-    `         memory: ${m.memory} (bytes)`,
-    `       nr vCPUs: ${m.vcpus}`,
-    `       firmware: ${m.firmware}`,
-    'disks:',
-    ...m.disks.flatMap((d) => [
-      `\t${d.source} (${d.format}) [${d.bus}] ${d.size} bytes (${humanSize(d.size)})`,
-      ...(d.backing?.length ? [`\t    backing: ${d.backing.join(' -> ')}`] : []),
-    ]),
-    'NICs:',
-    ...m.nics.map((n) => `\t${n.vnetType === 'network' ? 'Network' : 'Bridge'} "${n.vnet}"${n.mac ? ` mac: ${n.mac}` : ''}${n.model ? ` [${n.model}]` : ''}`),
-  ];
-  return `${lines.join('\n')}\n`;
-}
-
 export async function runV2v(argv: string[], ctx: V2vContext & { engine: Engine }): Promise<void> {
-  if (parseV2vArgs(argv).help) {
+  const early = parseV2vArgs(argv);
+  if (early.version) {
+    ctx.out(versionLine());
+    return;
+  }
+  if (early.help) {
     ctx.out(V2V_USAGE);
     return;
   }
-  const { args: a, raw } = commandLine(argv);
-  await ctx.warnStale?.();
-  const render = renderer(a.machineReadable, a.quiet, ctx);
+  // --machine-readable[=FORMAT]: the JSON lines (or the capabilities) go there.
+  const machine = early.machineReadable ? machineChannel(early.machineReadableTo, ctx.out) : undefined;
   try {
-    const r = await ctx.engine.convert(raw, { signal: ctx.signal, onEvent: render.event });
-    render.stop();
-    if (a.printSource) {
-      ctx.out(a.machineReadable ? `${JSON.stringify({ type: 'source', source: r.metadataIn })}\n` : printSource(r.metadataIn));
+    if (compatQuery(early, machine, ctx.out)) return;
+    const { args: a, raw } = commandLine(argv);
+    await ctx.warnStale?.();
+    const render = renderer(machine?.write, a.quiet, ctx);
+    try {
+      const r = await ctx.engine.convert(raw, { signal: ctx.signal, onEvent: render.event });
+      render.stop();
+      if (a.printSource) {
+        if (machine) machine.write(`${JSON.stringify({ type: 'source', source: r.metadataIn })}\n`);
+        else ctx.out(printSource(r.metadataIn));
+      }
+    } finally {
+      render.stop();
     }
   } finally {
-    render.stop();
+    machine?.close();
   }
 }
 
-function renderer(machine: boolean, quiet: boolean, ctx: V2vContext): { event: (e: JobEvent) => void; stop: () => void } {
+function renderer(machine: ((text: string) => void) | undefined, quiet: boolean, ctx: V2vContext): { event: (e: JobEvent) => void; stop: () => void } {
   if (machine) {
     return {
       event: (e) => {
         const timestamp = new Date().toISOString();
         // virt-v2v's own form for step messages, then ours for everything.
-        if (e.type === 'step.started') ctx.out(`${JSON.stringify({ message: e.message, timestamp, type: 'message' })}\n`);
-        ctx.out(`${JSON.stringify({ ...e, timestamp })}\n`);
+        if (e.type === 'step.started') machine(`${JSON.stringify({ message: e.message, timestamp, type: 'message' })}\n`);
+        machine(`${JSON.stringify({ ...e, timestamp })}\n`);
       },
       stop: () => {},
     };
   }
-  if (quiet) return { event: () => {}, stop: () => {} };
+  const text = quiet ? { event: () => {}, stop: () => {} } : textRenderer(ctx);
+  return {
+    event: (e) => {
+      // Warnings on stderr, also with --quiet: scripts diff stdout (--print-source) and grep 2>&1.
+      if (e.type === 'warning') {
+        text.stop();
+        ctx.err(`v2v: warning: ${e.message}\n`);
+      } else text.event(e);
+    },
+    stop: text.stop,
+  };
+}
+
+/** virt-v2v's `[  12.3] Step` lines on stdout, and a bar per disk on a terminal's stderr. */
+function textRenderer(ctx: V2vContext): { event: (e: JobEvent) => void; stop: () => void } {
   let bars: cliProgress.MultiBar | undefined;
   const perDisk = new Map<string, cliProgress.SingleBar>();
   const stop = () => {
@@ -99,11 +111,6 @@ function renderer(machine: boolean, quiet: boolean, ctx: V2vContext): { event: (
           return;
         case 'copy.progress':
           perDisk.get(e.disk)?.update(e.done, { disk: e.disk, doneH: humanSize(e.done), totalH: humanSize(e.total) });
-          return;
-        case 'warning':
-          // virt-v2v prints its warnings on stdout, between the step lines.
-          stop();
-          ctx.out(`v2v: warning: ${e.message}\n`);
           return;
         default:
           return;

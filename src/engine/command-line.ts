@@ -23,6 +23,17 @@ export interface V2vArgs {
   /** --allow-remote-backing (-i disk): a backing file may be a network location. */
   allowRemoteBacking: boolean;
   machineReadable: boolean;
+  /** --machine-readable=FORMAT: where it goes, as virt-v2v: file:NAME, fd:N, stream:stdout|stderr. */
+  machineReadableTo?: string;
+  /** -V, --version: print the version; like virt-v2v, the rest of the line is not read. */
+  version: boolean;
+  /** --root ask|single|first|/dev/...: the root filesystem virt-v2v-in-place converts. */
+  root?: string;
+  /** --key SELECTOR (repeatable): LUKS keys, ID:key:KEY or ID:file:FILE. */
+  keys: string[];
+  /** -io / -oo OPTION[=VALUE] (repeatable); `?` lists them. */
+  inputOptions: string[];
+  outputOptions: string[];
   verbose: boolean;
   trace: boolean;
   quiet: boolean;
@@ -37,10 +48,15 @@ export interface V2vArgs {
 
 type Key = keyof V2vArgs;
 interface Spec {
-  key: Key;
+  /** None: accepted and ignored. */
+  key?: Key;
   value: boolean;
   /** Repeatable: each use adds to a list. */
   list?: boolean;
+  /** A flag that may also take `=VALUE` (--machine-readable=FORMAT), kept here. */
+  optional?: Key;
+  /** The parse ends here (--version). */
+  stop?: boolean;
 }
 
 const TABLE: Record<string, Spec> = {
@@ -57,7 +73,23 @@ const TABLE: Record<string, Spec> = {
   'no-convert': { key: 'noConvert', value: false },
   'print-source': { key: 'printSource', value: false },
   'allow-remote-backing': { key: 'allowRemoteBacking', value: false },
-  'machine-readable': { key: 'machineReadable', value: false },
+  'machine-readable': { key: 'machineReadable', value: false, optional: 'machineReadableTo' },
+  V: { key: 'version', value: false, stop: true },
+  version: { key: 'version', value: false, stop: true },
+  root: { key: 'root', value: true },
+  key: { key: 'keys', value: true, list: true },
+  io: { key: 'inputOptions', value: true, list: true },
+  oo: { key: 'outputOptions', value: true, list: true },
+  // virt-v2v's common options that change nothing here: its GC check at
+  // exit, colours and wrapping (we print neither), echoed key prompts (we
+  // never prompt).
+  'debug-gc': { value: false },
+  color: { value: false },
+  colors: { value: false },
+  colour: { value: false },
+  colours: { value: false },
+  wrap: { value: false },
+  'echo-keys': { value: false },
   v: { key: 'verbose', value: false },
   verbose: { key: 'verbose', value: false },
   x: { key: 'trace', value: false },
@@ -83,6 +115,10 @@ export function parseV2vArgs(argv: string[]): V2vArgs {
     printSource: false,
     allowRemoteBacking: false,
     machineReadable: false,
+    version: false,
+    keys: [],
+    inputOptions: [],
+    outputOptions: [],
     verbose: false,
     trace: false,
     quiet: false,
@@ -109,14 +145,16 @@ export function parseV2vArgs(argv: string[]): V2vArgs {
     const spec = TABLE[name];
     if (!spec) throw new ConfigError(`unknown option ${w.split('=')[0]} (see v2v --help)`);
     if (!spec.value) {
-      if (eq !== -1) throw new ConfigError(`option ${w.split('=')[0]} takes no value`);
-      set[spec.key] = true;
+      if (eq !== -1 && !spec.optional) throw new ConfigError(`option ${w.split('=')[0]} takes no value`);
+      if (eq !== -1) set[spec.optional!] = body.slice(eq + 1);
+      if (spec.key) set[spec.key] = true;
+      if (spec.stop) return a;
       continue;
     }
     let value: string | undefined = eq === -1 ? argv[++i] : body.slice(eq + 1);
     if (value === undefined || value === '') throw new ConfigError(`option ${w} needs a value`);
-    if (spec.list) (set[spec.key] as string[]).push(value);
-    else set[spec.key] = value;
+    if (spec.list) (set[spec.key!] as string[]).push(value);
+    else set[spec.key!] = value;
   }
   if (a.outputFormat !== 'raw' && a.outputFormat !== 'qcow2') {
     throw new ConfigError(`-of ${a.outputFormat}: output format must be raw or qcow2`);
@@ -128,11 +166,15 @@ export function parseV2vArgs(argv: string[]): V2vArgs {
 }
 
 export const V2V_USAGE = `usage: v2v -i disk [-if FORMAT] DISK... -o local|qemu|null [-os DIR] [options]
+       v2v [-i libvirt] [-ic URI] GUEST -o ... [options]
        v2v -i libvirtxml GUEST.xml | -i vmx GUEST.vmx  -o ... [options]
        v2v -i vmx -it ssh [-ip PASSWORD_FILE] ssh://[USER@]HOST[:PORT]/PATH/GUEST.vmx -o ... [options]
 
 Convert a guest to run on KVM (virt-v2v's command line).
   -i disk             input: local disk image(s), given as arguments
+  -i libvirt GUEST    input: a shut-off guest of libvirt (the default input), read with virsh
+  -ic URI             -i libvirt: the connection (qemu:///system, test:///FILE.xml, qemu+ssh://, xen+ssh://;
+                      default: libvirt's); vpx:// and esx:// (VMware, VDDK) are not supported
   -i libvirtxml FILE  input: a libvirt domain XML (its local disks)
   -i vmx FILE         input: a VMware .vmx (its local disks, vmdk flat or sparse)
   -it ssh             -i vmx over SSH: the .vmx and its flat vmdks on another host (ssh:// URI)
@@ -150,7 +192,13 @@ Convert a guest to run on KVM (virt-v2v's command line).
   -on NAME            name of the converted guest (default: the source's)
   --no-convert        copy without converting (for guests already at home on KVM)
   --print-source      print what was read from the source and stop
-  --machine-readable  one JSON event a line on stdout
+  --root ask|single|first|/dev/DEV  the root filesystem to convert (multi-boot guests)
+  --key ID:key:KEY | ID:file:FILE   a LUKS key for the device ID (repeatable)
+  -oo ?, -io ?        list the output / input options (none here)
+  --machine-readable[=file:NAME|fd:N|stream:stdout|stream:stderr]
+                      alone: the capabilities; else one JSON event a line
+  -V, --version       print the version
+  --debug-gc --colours --wrap --echo-keys  accepted for virt-v2v's sake, no effect here
   --log-dir DIR       keep each step's JSON log in DIR
   -v, -x              verbose (debug logs on stderr)
   -q                  quiet: no step lines, no progress bars

@@ -4,9 +4,12 @@
 // --help) is returned beside the options by commandLine().
 import { ConfigError } from '../errors.js';
 import { parseV2vArgs, type V2vArgs } from './command-line.js';
+import { earlyChecks, outputChecks } from './compat-args.js';
+import { connectionProblem } from '../steps/input/libvirt/uri.js';
+import { isCleanText } from '../util/text.js';
 import { JobOptions, OutputType, parseJobOptions, type JobOptionsInput } from './options.js';
 
-const INPUTS = ['disk', 'libvirtxml', 'vmx', 'ova'] as const;
+export const INPUTS = ['disk', 'libvirt', 'libvirtxml', 'vmx', 'ova'] as const;
 
 export interface CommandLine {
   args: V2vArgs;
@@ -14,18 +17,28 @@ export interface CommandLine {
   raw: JobOptionsInput;
 }
 
+/** virt-v2v's words for missing (or too many) files, which scripts grep. */
+const EXPECTING: Record<string, string> = {
+  disk: 'expecting a disk image (filename) on the command line',
+  libvirtxml: 'expecting a libvirt XML filename on the command line',
+  vmx: 'expecting a VMX file or ssh:// URI',
+  ova: 'expecting an OVA file name on the command line',
+};
+
 /** The input options of a command line (-i, -if, -it, -ip and the files). */
 function inputOf(a: V2vArgs): JobOptionsInput['input'] {
   if (!(INPUTS as readonly string[]).includes(a.inputType)) {
-    throw new ConfigError(`-i ${a.inputType}: input type not supported yet (supported: -i disk, -i libvirtxml, -i vmx, -i ova)`);
+    throw new ConfigError(`-i ${a.inputType}: input type not supported yet (supported: -i disk, -i libvirt, -i libvirtxml, -i vmx, -i ova)`);
   }
-  if (a.files.length === 0) throw new ConfigError(`-i ${a.inputType}: no ${a.inputType === 'disk' ? 'disk image' : 'file'} given`);
+  if (a.inputType === 'libvirt') return libvirtInput(a);
+  if (a.inputConnection !== undefined) throw new ConfigError(`-ic: only for -i libvirt, not -i ${a.inputType}`);
+  if (a.files.length === 0) throw new ConfigError(`-i ${a.inputType}: ${EXPECTING[a.inputType]}`);
   if (a.inputType === 'disk') {
     if (a.inputTransport !== undefined) throw new ConfigError(`-it ${a.inputTransport}: only for -i vmx, not -i disk`);
     if (a.inputPasswordFile !== undefined) throw new ConfigError('-ip: only with -it ssh');
     return { type: 'disk', files: a.files, ...(a.inputFormat ? { format: a.inputFormat } : {}) };
   }
-  if (a.files.length > 1) throw new ConfigError(`-i ${a.inputType}: expected one file, got ${a.files.length}`);
+  if (a.files.length > 1) throw new ConfigError(`-i ${a.inputType}: ${EXPECTING[a.inputType]} (got ${a.files.length} arguments)`);
   if (a.inputFormat) throw new ConfigError(`-if: only for -i disk (-i ${a.inputType} says each disk's format)`);
   const file = a.files[0]!;
   if (a.inputTransport !== undefined && a.inputTransport !== 'ssh') {
@@ -44,13 +57,28 @@ function inputOf(a: V2vArgs): JobOptionsInput['input'] {
   return { type: a.inputType as 'libvirtxml' | 'ova', file };
 }
 
+/** -i libvirt [-ic URI] GUEST (virt-v2v's default input): one guest name; the URI is checked by options.ts. */
+function libvirtInput(a: V2vArgs): JobOptionsInput['input'] {
+  const connection = a.inputConnection !== undefined ? { connection: a.inputConnection } : {};
+  // The URI first: with vpx:// (and -it vddk), the one thing to say is that VMware input is not here.
+  const bad = a.inputConnection !== undefined && isCleanText(a.inputConnection) ? connectionProblem(a.inputConnection) : undefined;
+  if (bad !== undefined) throw new ConfigError(bad);
+  if (a.files.length !== 1) throw new ConfigError('-i libvirt: expecting a libvirt guest name on the command line');
+  if (a.inputFormat) throw new ConfigError('-if: only for -i disk (-i libvirt says each disk\'s format)');
+  if (a.inputTransport !== undefined) throw new ConfigError(`-it ${a.inputTransport}: only for -i vmx, not -i libvirt`);
+  if (a.inputPasswordFile !== undefined) throw new ConfigError('-ip: only with -it ssh (-i libvirt: libvirt and ssh ask for passwords themselves)');
+  return { type: 'libvirt', ...connection, guest: a.files[0]! };
+}
+
 /** Parse a command line into the job's raw options and the CLI's own flags. */
 export function commandLine(argv: string[]): CommandLine {
   const a = parseV2vArgs(argv);
+  const convert = earlyChecks(a);
   const input = inputOf(a);
   if (!a.printSource && !(OutputType.options as readonly string[]).includes(a.outputType)) {
     throw new ConfigError(`-o ${a.outputType}: output type not supported (supported: -o local, -o qemu, -o null)`);
   }
+  outputChecks(a);
   const raw: JobOptionsInput = {
     input,
     network: { bridges: a.bridges, networks: a.networks, macs: a.macs },
@@ -70,6 +98,7 @@ export function commandLine(argv: string[]): CommandLine {
     ...(a.allowRemoteBacking ? { allowRemoteBacking: true } : {}),
     ...(a.logDir ? { logDir: a.logDir } : {}),
     logLevel: a.verbose || a.trace ? 'trace' : 'debug',
+    ...convert,
   };
   return { args: a, raw };
 }

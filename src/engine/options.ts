@@ -6,9 +6,11 @@
 // by the pipeline's pre-flight, before anything starts.
 import { z } from 'zod';
 import { CopyOptions } from '../copy/options.js';
+import { ConvertOptions } from '../steps/convert/options.js';
 import { ConfigError } from '../errors.js';
 import { LogLevel } from '../log/logger.js';
 import { nameLengthProblem } from '../steps/output/names.js';
+import { connectionProblem, guestProblem } from '../steps/input/libvirt/uri.js';
 import { NOT_UTF8, isCleanText, showText } from '../util/text.js';
 import { formatZodError } from '../util/zod.js';
 
@@ -22,6 +24,12 @@ const text = (what: string) =>
     if (!isCleanText(s)) ctx.addIssue({ code: 'custom', message: `${what} ${showText(s)}: ${NOT_UTF8}` });
   });
 const Path = (what: string) => text(what).min(1);
+/** Clean text that `problem` (one line, naming the option) does not refuse. */
+const checked = (what: string, problem: (s: string) => string | undefined) =>
+  text(what).superRefine((s, ctx) => {
+    const p = isCleanText(s) ? problem(s) : undefined;
+    if (p !== undefined) ctx.addIssue({ code: 'custom', message: p });
+  });
 
 export const NetworkMapOptions = z
   .strictObject({
@@ -37,11 +45,18 @@ export const InputOptions = z
       type: z.literal('disk'),
       files: z
         .array(Path('-i disk'))
-        .refine((f) => f.length > 0, '-i disk: no disk image given')
+        .refine((f) => f.length > 0, '-i disk: expecting a disk image (filename) on the command line')
         .describe('the disk images, in the guest\'s order (sda, sdb, ...)'),
       format: Path('-if').optional().describe('-if: the format of every disk (default: probed)'),
     }),
     z.strictObject({ type: z.literal('libvirtxml'), file: Path('-i libvirtxml').describe('a libvirt domain XML') }),
+    z.strictObject({
+      type: z.literal('libvirt'),
+      connection: checked('-ic', connectionProblem)
+        .optional()
+        .describe('-ic URI: the libvirt connection (qemu:///system, test:///FILE.xml, qemu+ssh://HOST/system, xen+ssh://HOST; default: libvirt\'s)'),
+      guest: checked('-i libvirt', guestProblem).describe('the guest\'s name (or UUID), which must be shut down'),
+    }),
     z.strictObject({
       type: z.literal('vmx'),
       file: Path('-i vmx').describe('a VMware .vmx, or ssh://[user@]host[:port]/path.vmx with transport "ssh"'),
@@ -81,6 +96,7 @@ export const JobOptions = z
     logLevel: LogLevel.default('debug').describe('level of the step logs (default: debug)'),
     workParent: Path('workParent').optional().describe('parent of the private work dir (default: $TMPDIR)'),
     copy: CopyOptions.optional().describe('the copy\'s tuning, as v2v copy\'s options'),
+    convert: ConvertOptions.optional().describe('the conversion\'s options: --root, --key (LUKS)'),
   })
   .superRefine((o, ctx) => {
     const bad = (message: string, path: (string | number)[]) => ctx.addIssue({ code: 'custom', message, path });
@@ -111,7 +127,10 @@ export function parseJobOptions(raw: unknown): JobOptions {
   throw new ConfigError(custom ? custom.message : `options: ${formatZodError(r.error)}`, { cause: r.error });
 }
 
-/** How a job's source is named in messages: "-i disk a.img b.img", "-i vmx g.vmx". */
+/** How a job's source is named in messages: "-i disk a.img b.img", "-i vmx g.vmx", "-ic URI -i libvirt GUEST". */
 export function describeInput(i: JobOptions['input']): string {
-  return i.type === 'disk' ? `-i disk ${i.files.join(' ')}` : `-i ${i.type} ${i.file}`;
+  if (i.type === 'disk') return `-i disk ${i.files.join(' ')}`;
+  // virt-v2v's own order: "-ic URI -i libvirt GUEST".
+  if (i.type === 'libvirt') return `${i.connection !== undefined ? `-ic ${i.connection} ` : ''}-i libvirt ${i.guest}`;
+  return `-i ${i.type} ${i.file}`;
 }

@@ -13,6 +13,7 @@ import type { MetadataIn, MetadataOut } from '../metadata/schema.js';
 import { nbdUnixUri } from '../process/server.js';
 import { cleanupStep } from '../steps/cleanup/step.js';
 import { convertStep } from '../steps/convert/step.js';
+import { parseConvertOptions, type ConvertOptionsInput } from '../steps/convert/options.js';
 import { checkInputOptions, planSource } from '../steps/input/plan.js';
 import { serveAll } from '../steps/input/step.js';
 import { checkOutputOptions, resumeOutput, type OutputOptions } from '../steps/output/output.js';
@@ -35,7 +36,7 @@ export interface StepApi {
   /** Serve the source's disks behind overlays in a new work dir (or `workdir`, new or empty); write metadata.in. */
   input(options: JobOptionsInput, o?: StepCallOptions & { workdir?: string }): Promise<{ workdir: string; metadata: MetadataIn }>;
   /** Convert the guest through the overlays (or only describe it: noConvert); write metadata.out. */
-  convert(workdir: string, o?: StepCallOptions & { noConvert?: boolean; name?: string }): Promise<MetadataOut>;
+  convert(workdir: string, o?: StepCallOptions & { noConvert?: boolean; name?: string; convert?: ConvertOptionsInput }): Promise<MetadataOut>;
   /** Create and serve the target disks; returns the pairs to copy (SOURCE overlay URI, TARGET URI). */
   outputSetup(workdir: string, output: JobOptions['output'] & { name?: string }, o?: StepCallOptions): Promise<{ source: string; target: string }[]>;
   /** Rename the finished disks and write the metadata file; returns the files written. */
@@ -91,7 +92,12 @@ export function stepApi(track: Track): StepApi {
         return withWorkDirLock(w, 'v2v convert', async () => {
           const metadata = await readMetadataIn(w);
           return inStep(w, 'convert', 'convert', signal, o, (ctx) =>
-            convertStep.run(ctx, { metadata, name: o.name ?? metadata.name, noConvert: o.noConvert === true }),
+            convertStep.run(ctx, {
+              metadata,
+              name: o.name ?? metadata.name,
+              noConvert: o.noConvert === true,
+              ...(o.convert ? { convert: parseConvertOptions(o.convert) } : {}),
+            }),
           );
         });
       });

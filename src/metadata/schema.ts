@@ -3,6 +3,7 @@
 // with a zod schema each. Version 1. Sizes in bytes. A reader must refuse a
 // version it does not know.
 import { z } from 'zod';
+import { SoundModel, sourceInfoFields } from './source-info.js';
 
 export const METADATA_VERSION = 1;
 
@@ -43,6 +44,18 @@ export const NicIn = z.strictObject({
 });
 export type NicIn = z.infer<typeof NicIn>;
 
+/**
+ * A CD-ROM or floppy drive of the source (virt-v2v's source_removable): not
+ * copied (its medium is not part of the guest), but kept as an empty drive
+ * in the output. `slot` is its index on its controller, when known.
+ */
+export const RemovableIn = z.strictObject({
+  kind: z.enum(['cdrom', 'floppy']),
+  bus: SourceBus.optional(),
+  slot: z.number().int().min(0).optional(),
+});
+export type RemovableIn = z.infer<typeof RemovableIn>;
+
 export const MetadataIn = z.strictObject({
   version: z.literal(METADATA_VERSION),
   kind: z.literal('v2v-metadata-in'),
@@ -55,6 +68,10 @@ export const MetadataIn = z.strictObject({
   firmware: Firmware,
   disks: z.array(DiskIn).min(1),
   nics: z.array(NicIn),
+  /** CD-ROM and floppy drives, in the source's order. */
+  removables: z.array(RemovableIn).default([]),
+  /** Hypervisor, genid, CPU, features, display, sound (source-info.ts); each optional. */
+  ...sourceInfoFields,
 });
 export type MetadataIn = z.infer<typeof MetadataIn>;
 
@@ -88,6 +105,10 @@ export const MetadataOut = z.strictObject({
   nicModel: z.enum(['virtio', 'e1000', 'rtl8139']),
   disks: z.array(z.strictObject({ index: z.number().int().min(0), size: z.number().int().min(0) })).min(1),
   nics: z.array(NicIn),
+  /** The source's CD-ROM and floppy drives, kept as empty drives in the output. */
+  removables: z.array(RemovableIn).default([]),
+  /** The source's sound card, kept (qemu supports every model virt-v2v reads). */
+  sound: SoundModel.optional(),
 });
 export type MetadataOut = z.infer<typeof MetadataOut>;
 
@@ -115,6 +136,8 @@ export function metadataOutFor(m: MetadataIn, name: string, g: GuestFacts): Meta
     nicModel: g.virtio ? 'virtio' : 'e1000',
     disks: m.disks.map((d) => ({ index: d.index, size: d.size })),
     nics: m.nics,
+    removables: m.removables,
+    ...(m.sound ? { sound: m.sound } : {}),
   });
 }
 

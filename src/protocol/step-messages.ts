@@ -10,6 +10,7 @@ import { MessagePort } from 'node:worker_threads';
 import { z } from 'zod';
 import { LogConfig } from '../log/logger.js';
 import { DiskIn, MetadataIn, MetadataOut, SourceBus } from '../metadata/schema.js';
+import { ConvertOptions } from '../steps/convert/options.js';
 import { JobId } from './messages.js';
 import { WireError, toWireError } from './wire-error.js';
 
@@ -41,7 +42,7 @@ export const InputStepWire = z.strictObject({
   }),
 });
 
-export const ConvertStepWire = z.strictObject({ metadata: MetadataIn, name: z.string().min(1), noConvert: z.boolean() });
+export const ConvertStepWire = z.strictObject({ metadata: MetadataIn, name: z.string().min(1), noConvert: z.boolean(), convert: ConvertOptions.optional() });
 
 export const OutputOptionsWire = z.strictObject({
   type: z.enum(['local', 'qemu', 'null']),

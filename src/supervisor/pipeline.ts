@@ -183,7 +183,7 @@ async function runSteps(o: JobOptions, plan: SourcePlan, output: OutputOptions |
     const metadataOut = await stage('convert', o.noConvert ? 'Copying without conversion (--no-convert)' : CONVERT_MESSAGE, async () => {
       const release = o.noConvert ? undefined : await run.slots?.convert(signal);
       try {
-        const done = await actor('convert', { actorId: 'convert', input: { metadata: metadataIn, name: output.name, noConvert: o.noConvert } }).done;
+        const done = await actor('convert', { actorId: 'convert', input: { metadata: metadataIn, name: output.name, noConvert: o.noConvert, ...(o.convert ? { convert: o.convert } : {}) } }).done;
         return done.output as MetadataOut;
       } finally {
         release?.();

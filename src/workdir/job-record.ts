@@ -30,6 +30,7 @@ import { processStat, sameProcess } from '../process/proc-stat.js';
 import { recordedServer } from '../process/server-record.js';
 import { readOutputStateSync, type OutputStateFile } from '../steps/output/state-file.js';
 import { atLastResort } from '../util/last-resort.js';
+import { redactArgv } from '../util/redact.js';
 import { WORKDIR_MARKER, isOwnPrivateDir, writeJson, type WorkDir } from './workdir.js';
 
 export const JOB_RECORD = 'job.json';
@@ -109,7 +110,8 @@ export async function recordJob(w: WorkDir, o: RecordOptions = {}): Promise<void
     start: self.start,
     ...(boot ? { boot } : {}),
     host: os.hostname(),
-    argv: process.argv,
+    // Never a LUKS passphrase (--key ID:key:KEY) in a file.
+    argv: redactArgv(process.argv),
     cwd: process.cwd(),
     created: new Date().toISOString(),
     ...(o.logDir ? { logDir: o.logDir } : {}),

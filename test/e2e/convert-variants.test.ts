@@ -136,7 +136,7 @@ describe.skipIf(noSampleGuest)('convert variants of the sample guest', () => {
     expect(r.code).toBe(1);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^v2v: convert: .*virt-v2v-in-place failed.*\(log: .*convert\.log\)$/);
+    expect(lines[0]).toMatch(/^v2v: error: convert: .*virt-v2v-in-place failed.*\(log: .*convert\.log\)$/);
     const log = /\(log: (.*)\)$/.exec(lines[0]!)![1]!;
     expect(await readFile(log, 'utf8')).toMatch(/virt-v2v-in-place/);
     expect(log.startsWith(work)).toBe(true);

@@ -200,7 +200,7 @@ describe.skipIf(needs)('convert: the disks are reachable only inside the convers
       expect(seen.nobodyEnters, 'nobody cannot enter the namespace').not.toBe(0);
       // The conversion really ran: virt-v2v-in-place's own error about this disk.
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(/^v2v: convert: .*inspection could not detect the source guest/);
+      expect(r.stderr).toMatch(/^v2v: error: convert: .*inspection could not detect the source guest/);
       const log = await readFile(path.join(logs, 'convert.log'), 'utf8');
       expect(log).toContain('convert: in a private network namespace');
       expect(log).toContain(`v2v-netns-run: network namespace ${seen.namespaces[0]} (only lo), proxies listening: convert-proxy0=127.0.0.1:10809`);
@@ -227,7 +227,7 @@ describe.skipIf(needs)('convert: the disks are reachable only inside the convers
     expect(r.code).toBe(1);
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^v2v: convert: refusing to convert: cannot make a private network namespace \(unshare --net: .*Operation not permitted.*loopback TCP ports/);
+    expect(lines[0]).toMatch(/^v2v: error: convert: refusing to convert: cannot make a private network namespace \(unshare --net: .*Operation not permitted.*loopback TCP ports/);
     // Nothing of the conversion ran: no proxy, no virt-v2v-in-place, no inspector.
     const log = await readFile(path.join(logs, 'convert.log'), 'utf8');
     expect(log).not.toContain('in a private network namespace');

@@ -67,7 +67,7 @@ describe.skipIf(!has('nbdkit') || !has('nbdcopy'))('copy faults', () => {
     expect(err.message).not.toContain('\n');
   });
 
-  test('source read error is fatal in the CLI: exit 1, one line "v2v: copy: nbd_aio_pread: source ...", new target file removed', async ({
+  test('source read error is fatal in the CLI: exit 1, one line "v2v: error: copy: nbd_aio_pread: source ...", new target file removed', async ({
     nbdkit,
     tmp,
   }) => {
@@ -77,7 +77,7 @@ describe.skipIf(!has('nbdkit') || !has('nbdcopy'))('copy faults', () => {
     expect(r.code).toBe(1);
     const lines = stderrLines(r);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^v2v: copy: nbd_aio_pread: /);
+    expect(lines[0]).toMatch(/^v2v: error: copy: nbd_aio_pread: /);
     expect(lines[0]).toContain(`source ${src.uri}`);
     expect(lines[0]).toContain('Input/output error');
     expect(existsSync(out), 'a target file the copy created is removed on failure').toBe(false);
@@ -190,7 +190,7 @@ describe.skipIf(!has('nbdkit') || !has('nbdcopy'))('copy faults', () => {
     expect(r.code).toBe(1);
     const lines = stderrLines(r);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^v2v: copy: /);
+    expect(lines[0]).toMatch(/^v2v: error: copy: /);
     expect(lines[0]).toContain(`target ${dst.uri}`);
     expect(lines[0]).toMatch(/smaller/);
   });
@@ -207,7 +207,7 @@ describe.skipIf(!has('nbdkit') || !has('nbdcopy'))('copy faults', () => {
     expect(r.code).toBe(1);
     const lines = stderrLines(r);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^v2v: copy: /);
+    expect(lines[0]).toMatch(/^v2v: error: copy: /);
     expect(lines[0]).toContain(`target ${dst.uri}`);
     expect(lines[0]).toMatch(/read-only/);
   });

@@ -2,7 +2,7 @@
 // `v2v ... --print-source` (the whole job, stopped after input) read every
 // input with the same plan, so metadata.in in the work dir and the printed
 // source agree field by field, for every input type and every input option
-// (-if, -on, -n, -b, --mac). Regression: `v2v input -i disk X -n br0` used to
+// (-if, -on, -n, -b, --mac; -i libvirt through libvirt's test driver). Regression: `v2v input -i disk X -n br0` used to
 // write network "default" where --print-source said "br0".
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -63,6 +63,13 @@ describe.skipIf(!has('nbdkit') || !has('qemu-img') || !has('qemu-nbd') || !has('
     );
     const m = await agree(['-i', 'libvirtxml', xml, ...MAP], tmp);
     expect((m.nics as { vnet: string }[]).map((n) => n.vnet)).toEqual(['lan', 'special', 'br9']);
+    // The same domain through libvirt's test driver (-i libvirt): the same source but for "input"
+    // and the hypervisor, which is the test driver's.
+    if (!has('virsh')) return;
+    const node = path.join(tmp, 'node.xml');
+    await writeFile(node, `<node>${(await readFile(xml, 'utf8')).replace("type='kvm'", "type='test'").replace('<devices>', '<os><type>hvm</type></os><devices>')}</node>`);
+    const l = await agree(['-i', 'libvirt', '-ic', `test://${node}`, 'lx', ...MAP, '-on', 'lv'], tmp);
+    expect(l).toEqual({ ...m, input: 'libvirt', name: 'lv', hypervisor: 'test' });
   });
 
   test('-i vmx and -i ova with network options', async ({ tmp }) => {

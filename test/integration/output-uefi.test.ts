@@ -34,6 +34,7 @@ const META: MetadataOut = {
   nicModel: 'virtio',
   disks: [{ index: 0, size: 1024 * 1024 }],
   nics: [],
+  removables: [],
 };
 
 afterEach(() => {

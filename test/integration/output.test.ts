@@ -45,9 +45,17 @@ function makeMeta(over: Partial<MetadataOut> = {}): MetadataOut {
       { index: 1, size: 2 * MiB },
     ],
     nics: [{ mac: '52:54:00:12:34:56', vnet: 'default', vnetType: 'network' }],
+    removables: [],
     ...over,
   };
 }
+
+/** A CD-ROM on IDE slot 2 (hdc), a floppy and a CD-ROM on SCSI, as a source may have them. */
+const REMOVABLES: MetadataOut['removables'] = [
+  { kind: 'cdrom', bus: 'ide', slot: 2 },
+  { kind: 'floppy', slot: 0 },
+  { kind: 'cdrom', bus: 'scsi' },
+];
 
 interface Job {
   wd: WorkDir;
@@ -222,6 +230,8 @@ describe.skipIf(requires('qemu-img', 'nbdkit', 'nbdcopy'))('output: disks', () =
       ['b', { firmware: 'uefi', diskBus: 'sata', nicModel: 'e1000', os: null, nics: [{ vnet: 'br0', vnetType: 'bridge' }] }, 'sda', 'sata'],
       ['c', { machine: 'pc', diskBus: 'ide', nicModel: 'rtl8139', nics: [] }, 'hda', 'ide'],
       ['d', { machine: 'q35', diskBus: 'ide' }, 'sda', 'sata'],
+      ['e', { diskBus: 'sata', removables: REMOVABLES, sound: 'ich9' }, 'sda', 'sata'],
+      ['f', { machine: 'pc', diskBus: 'ide', removables: REMOVABLES }, 'hda', 'ide'],
     ];
     for (const [name, over, dev, bus] of cases) {
       const meta = makeMeta(over);
@@ -240,6 +250,13 @@ describe.skipIf(requires('qemu-img', 'nbdkit', 'nbdcopy'))('output: disks', () =
     }
     expect(await xpath(path.join(job.os, 'b.xml'), 'string(/domain/devices/interface/source/@bridge)')).toBe('br0');
     expect(await xpath(path.join(job.os, 'b.xml'), 'string(/domain/devices/interface/model/@type)')).toBe('e1000');
+    // The empty drives, where virt-v2v's target_bus_assignment puts them.
+    expect(await xpath(path.join(job.os, 'e.xml'), "string(/domain/devices/disk[@device='cdrom'][1]/target/@dev)")).toBe('sdc');
+    expect(await xpath(path.join(job.os, 'e.xml'), "string(/domain/devices/disk[@device='cdrom'][2]/target/@bus)")).toBe('scsi');
+    expect(await xpath(path.join(job.os, 'e.xml'), "string(/domain/devices/disk[@device='floppy']/target/@dev)")).toBe('fda');
+    expect(await xpath(path.join(job.os, 'f.xml'), "string(/domain/devices/disk[@device='cdrom'][1]/target/@dev)")).toBe('hdc');
+    expect(await xpath(path.join(job.os, 'e.xml'), 'string(/domain/devices/sound/@model)')).toBe('ich9');
+    expect(await xpath(path.join(job.os, 'a.xml'), "count(/domain/devices/disk[@device!='disk'])")).toBe('0');
   });
 
   // A name with XML, sh and qemu-option metacharacters.
@@ -278,7 +295,7 @@ describe.skipIf(requires('qemu-img', 'nbdkit', 'nbdcopy'))('output: disks', () =
   });
 
   test.skipIf(requires('qemu-system-x86_64'))('qemu accepts NAME.sh and opens the output disks', async ({ job, tmp }) => {
-    const meta = makeMeta();
+    const meta = makeMeta({ removables: REMOVABLES, sound: 'ich9' });
     const o = job.opts({ type: 'qemu', format: 'qcow2' });
     await outputFinalize(meta, o, await job.setup(meta, o), log);
     const qmp = path.join(tmp, 'qmp.sock');
@@ -294,6 +311,10 @@ describe.skipIf(requires('qemu-img', 'nbdkit', 'nbdcopy'))('output: disks', () =
       const disks = block.filter((b) => b.inserted);
       expect(disks.map((b) => b.inserted!.file)).toEqual([path.join(job.os, 'guest-sda'), path.join(job.os, 'guest-sdb')]);
       expect(disks.map((b) => b.inserted!.drv)).toEqual(['qcow2', 'qcow2']);
+      // The source's CD-ROMs and floppy, as empty drives.
+      expect(block.filter((b) => !b.inserted).map((b) => b.device)).toEqual(
+        expect.arrayContaining(['ide2-cd0', 'drive-scsi-0', 'drive-floppy-0']),
+      );
     } finally {
       c.kill('SIGKILL');
       await exited;

@@ -276,7 +276,7 @@ describe.skipIf(needs)('v2v step subcommands', () => {
     test('input of a missing disk: no work dir, no server', async ({ tmp }) => {
       const d = path.join(tmp, 'D');
       const r = await v2v('input', '-i', 'disk', path.join(tmp, 'MISSING.img'), '--workdir', d);
-      expectOneError(r, /^v2v: input: .*MISSING\.img.*No such file or directory/);
+      expectOneError(r, /^v2v: error: input: .*MISSING\.img.*No such file or directory/);
       expect(await gone(d), 'work dir removed').toBe(true);
       expect(processesUsing(d)).toEqual([]);
       expect(await readdir(tmp)).toEqual([]);
@@ -286,7 +286,7 @@ describe.skipIf(needs)('v2v step subcommands', () => {
       const d = path.join(tmp, 'mine');
       await mkdir(d, { mode: 0o700 });
       const r = await v2v('input', '-i', 'disk', path.join(tmp, 'MISSING.img'), '--workdir', d);
-      expectOneError(r, /^v2v: input: .*MISSING\.img/);
+      expectOneError(r, /^v2v: error: input: .*MISSING\.img/);
       expect(await readdir(d)).toEqual([]);
     });
 
@@ -298,7 +298,7 @@ describe.skipIf(needs)('v2v step subcommands', () => {
       // Missing: found when the disks are checked.
       const d1 = path.join(tmp, 'D1');
       const r1 = await v2v('input', '-i', 'disk', a, path.join(tmp, 'MISSING.img'), '--workdir', d1);
-      expectOneError(r1, /^v2v: input: .*MISSING\.img.*No such file or directory/);
+      expectOneError(r1, /^v2v: error: input: .*MISSING\.img.*No such file or directory/);
       expect(await gone(d1)).toBe(true);
       expect(processesUsing(d1)).toEqual([]);
 
@@ -309,7 +309,7 @@ describe.skipIf(needs)('v2v step subcommands', () => {
       await run(['qemu-img', 'create', '-q', '-u', '-f', 'qcow2', '-b', path.join(tmp, 'no-backing.img'), '-F', 'raw', bk, `${64 * MiB}`]);
       const d2 = path.join(tmp, 'D2');
       const r2 = await v2v('input', '-i', 'disk', a, bk, '--workdir', d2);
-      expectOneError(r2, /^v2v: input: .*bk\.qcow2.*no-backing\.img/);
+      expectOneError(r2, /^v2v: error: input: .*bk\.qcow2.*no-backing\.img/);
       expect(await gone(d2)).toBe(true);
       expect(processesUsing(tmp)).toEqual([]);
       expect(await sha256File(a)).toBe(before);

@@ -63,7 +63,7 @@ describe.skipIf(needs)('v2v batch', () => {
 
     const r = await runCli(['batch', plan, '--machine-readable', '--log-dir', logs], { env: { TMPDIR: work } });
     expect(r.code).toBe(1);
-    expect(stderrLines(r).at(-1)).toBe('v2v: batch: 1 of 4 guests failed: g3');
+    expect(stderrLines(r).at(-1)).toBe('v2v: error: batch: 1 of 4 guests failed: g3');
 
     // Every line is a BatchEvent; every job event names its guest.
     const events = r.stdout.trim().split('\n').map((l) => {
@@ -126,7 +126,7 @@ describe.skipIf(needs)('v2v batch', () => {
     expect(table[1]).toMatch(/^x\s+ok\s+[\d.]+ s\s+16\.0 MiB$/);
     expect(table[2]).toMatch(/^y\s+failed\s+[\d.]+ s\s+0 B$/);
     expect(table[3]).toMatch(/^batch: 1 of 2 guests converted in [\d.]+ s$/);
-    expect(stderrLines(r)).toEqual(['v2v: batch: 1 of 2 guests failed: y']);
+    expect(stderrLines(r)).toEqual(['v2v: error: batch: 1 of 2 guests failed: y']);
     // Only the failed guest's private log dir may stay (kept on failure, as by `v2v`).
     expect((await readdir(work)).every((d) => d.startsWith('v2v-log-'))).toBe(true);
   });
@@ -136,10 +136,10 @@ describe.skipIf(needs)('v2v batch', () => {
     await writeFile(plan, JSON.stringify({ guests: [{ id: 'ok', args: ['-i', 'disk', 'a.img'] }, { id: 'ok', args: ['-i', 'disk', 'b.img'] }] }));
     const r = await runCli(['batch', plan]);
     expect(r.code).toBe(1);
-    expect(stderrLines(r)).toEqual([`v2v: ${plan}: guest ok: id: id used twice (guests 1 and 2)`]);
+    expect(stderrLines(r)).toEqual([`v2v: error: ${plan}: guest ok: id: id used twice (guests 1 and 2)`]);
     const none = await runCli(['batch']);
     expect(none.code).toBe(1);
-    expect(stderrLines(none)).toEqual(["v2v: batch: missing required argument 'plan'"]);
+    expect(stderrLines(none)).toEqual(["v2v: error: batch: missing required argument 'plan'"]);
   });
 
   test('SIGINT during a batch: every guest stops, nothing left', async ({ tmp }) => {

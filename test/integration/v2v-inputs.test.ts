@@ -230,7 +230,7 @@ describe.skipIf(needs)('v2v -i libvirtxml / -i vmx', () => {
     const env = { TMPDIR: work };
     const escape = path.join(tmp, 'escape.vmx');
     await writeFile(escape, 'displayName = "x"\nscsi0.present = "TRUE"\nscsi0:0.present = "TRUE"\nscsi0:0.fileName = "../../etc/shadow"\n');
-    oneError(await runCli(['-i', 'vmx', escape, '-o', 'local', '-os', out], { env }), /^v2v: input: .*escape\.vmx: .*\.\.\/\.\.\/etc\/shadow escapes the directory/);
+    oneError(await runCli(['-i', 'vmx', escape, '-o', 'local', '-os', out], { env }), /^v2v: error: input: .*escape\.vmx: .*\.\.\/\.\.\/etc\/shadow escapes the directory/);
 
     const laughs = path.join(tmp, 'laughs.xml');
     await writeFile(laughs, '<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]>\n<domain><name>&b;</name></domain>\n');
@@ -241,7 +241,7 @@ describe.skipIf(needs)('v2v -i libvirtxml / -i vmx', () => {
       remote,
       "<domain><name>r</name><devices><disk type='network' device='disk'><source protocol='nbd' name='e'><host name='example.invalid' port='10809'/></source><target dev='vda' bus='virtio'/></disk></devices></domain>\n",
     );
-    oneError(await runCli(['-i', 'libvirtxml', remote, '-o', 'null'], { env }), /^v2v: input: disk nbd:\/\/example\.invalid:10809\/e: cannot read it: .*example\.invalid/);
+    oneError(await runCli(['-i', 'libvirtxml', remote, '-o', 'null'], { env }), /^v2v: error: input: disk nbd:\/\/example\.invalid:10809\/e: cannot read it: .*example\.invalid/);
 
     const missing = path.join(tmp, 'missing.xml');
     await writeFile(missing, "<domain><name>m</name><devices><disk type='file' device='disk'><source file='nope.img'/><target dev='sda' bus='sata'/></disk></devices></domain>\n");

@@ -91,7 +91,8 @@ describe.skipIf(needs)('v2v --no-convert', () => {
     const r = await runCli(['-i', 'disk', a, '--print-source']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('source name: guest');
-    expect(r.stdout).toContain('(raw)');
+    expect(r.stdout).toContain('Source guest information (--print-source option):\n\n    source name: guest\nhypervisor type: unknownhv\n');
+    expect(r.stdout).toContain('\ndisks:\n\t0\nremovable media:\n\nNICs:\n\tNetwork "default"\n\n');
     const j = await runCli(['-i', 'disk', a, '--print-source', '--machine-readable']);
     const src = JSON.parse(j.stdout.trim().split('\n').at(-1)!) as { source: { name: string; disks: { size: number }[] } };
     expect(src.source.name).toBe('guest');
@@ -107,15 +108,15 @@ describe.skipIf(needs)('v2v --no-convert', () => {
     const missing = await runCli(['-i', 'disk', path.join(tmp, 'nope.img'), '-o', 'local', '-os', out, '--no-convert'], { env });
     expect(missing.code).toBe(1);
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
-    expect(missing.stderr).toMatch(/^v2v: input: .*nope\.img/);
+    expect(missing.stderr).toMatch(/^v2v: error: input: .*nope\.img/);
 
     const a = path.join(tmp, 'a.img');
     await makeRaw(a, 8, 4);
     const bad = await runCli(['-i', 'disk', a, '-o', 'local', '-os', out, '-of', 'vmdk'], { env });
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/^v2v: -of vmdk: output format must be raw or qcow2/);
+    expect(bad.stderr).toMatch(/^v2v: error: -of vmdk: output format must be raw or qcow2/);
     const unknown = await runCli(['-i', 'disk', a, '-o', 'local', '-os', out, '--frobnicate'], { env });
-    expect(unknown.stderr).toMatch(/^v2v: unknown option --frobnicate/);
+    expect(unknown.stderr).toMatch(/^v2v: error: unknown option --frobnicate/);
 
     // No work dir is left; only the failed input step's log, which the error named.
     expect(missing.stderr).toMatch(/\(log: [^)]+input\.log\)/);
@@ -140,7 +141,7 @@ describe.skipIf(needs)('v2v --no-convert', () => {
       });
       expect(conv.code).toBe(1);
       expect(conv.stderr.trim().split('\n')).toHaveLength(1);
-      expect(conv.stderr).toMatch(/^v2v: convert: .*inspection could not detect the source guest/);
+      expect(conv.stderr).toMatch(/^v2v: error: convert: .*inspection could not detect the source guest/);
       expect(await readdir(out)).toEqual([]);
       expect(await sha256File(a)).toBe(before);
       // The work dir is gone; the failed step's log is kept and named.

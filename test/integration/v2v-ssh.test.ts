@@ -232,7 +232,7 @@ describe.skipIf(needs || process.getuid?.() !== 0)('v2v -i vmx -it ssh', () => {
     await withSsh(tmp, async (ssh) => {
       const url = ssh.url(me, `${f.dir}/guest.vmx`);
       const r = await runCli(['-i', 'vmx', '-it', 'ssh', url, ...f.job], { env: { ...ssh.strangerEnv, TMPDIR: f.work } });
-      await oneError(r, new RegExp(`^v2v: input: ${re(url)}: either the host key is unknown`), ssh.port, f.work);
+      await oneError(r, new RegExp(`^v2v: error: input: ${re(url)}: either the host key is unknown`), ssh.port, f.work);
       expect(ssh.log()).not.toMatch(/Accepted/);
     });
     expect(await readdir(f.out)).toEqual([]);
@@ -243,7 +243,7 @@ describe.skipIf(needs || process.getuid?.() !== 0)('v2v -i vmx -it ssh', () => {
     await withSsh(tmp, async (ssh) => {
       const url = ssh.url('nobody', `${f.dir}/guest.vmx`);
       const r = await runCli(['-i', 'vmx', '-it', 'ssh', '-ip', f.wrongPassword, url, ...f.job], { env: { ...ssh.env, TMPDIR: f.work } });
-      await oneError(r, new RegExp(`^v2v: input: ${re(url)}: all possible authentication methods failed$`), ssh.port, f.work);
+      await oneError(r, new RegExp(`^v2v: error: input: ${re(url)}: all possible authentication methods failed$`), ssh.port, f.work);
       // The password from the file was tried (and no key let nobody in).
       await waitFor(() => /Failed password for nobody from 127\.0\.0\.1/.test(ssh.log()), 5000, 'sshd to log the failed password');
       expect(ssh.log()).not.toMatch(/Accepted/);
@@ -258,7 +258,7 @@ describe.skipIf(needs || process.getuid?.() !== 0)('v2v -i vmx -it ssh', () => {
       const closed = 1;
       const url = `ssh://${me}@127.0.0.1:${closed}${f.dir}/guest.vmx`;
       const r = await runCli(['-i', 'vmx', '-it', 'ssh', url, ...f.job], { env: { ...ssh.env, TMPDIR: f.work } });
-      await oneError(r, new RegExp(`^v2v: input: ${re(url)}: failed to connect to remote host: 127\\.0\\.0\\.1: Connection refused$`), closed, f.work);
+      await oneError(r, new RegExp(`^v2v: error: input: ${re(url)}: failed to connect to remote host: 127\\.0\\.0\\.1: Connection refused$`), closed, f.work);
     });
   });
 
@@ -269,7 +269,7 @@ describe.skipIf(needs || process.getuid?.() !== 0)('v2v -i vmx -it ssh', () => {
       const r = await runCli(['-i', 'vmx', '-it', 'ssh', url, ...f.job], { env: { ...ssh.env, TMPDIR: f.work } });
       await oneError(
         r,
-        new RegExp(`^v2v: input: ${re(url)}: line 8: scsi0:0\\.fileName: sparse\\.vmdk: only flat vmdks are supported over ssh \\(this is a sparse VMDK\\)$`),
+        new RegExp(`^v2v: error: input: ${re(url)}: line 8: scsi0:0\\.fileName: sparse\\.vmdk: only flat vmdks are supported over ssh \\(this is a sparse VMDK\\)$`),
         ssh.port,
         f.work,
       );
@@ -283,10 +283,10 @@ describe.skipIf(needs || process.getuid?.() !== 0)('v2v -i vmx -it ssh', () => {
       const url = ssh.url(me, `${f.dir}/guest.vmx`);
       const missing = path.join(tmp, 'no-such-password');
       const r = await runCli(['-i', 'vmx', '-it', 'ssh', '-ip', missing, url, ...f.job], { env: { ...ssh.env, TMPDIR: f.work } });
-      await oneError(r, new RegExp(`^v2v: -ip ${re(missing)}: No such file or directory$`), ssh.port, f.work);
+      await oneError(r, new RegExp(`^v2v: error: -ip ${re(missing)}: No such file or directory$`), ssh.port, f.work);
 
       const inUri = await runCli(['-i', 'vmx', '-it', 'ssh', url.replace(`${me}@`, `${me}:s3cret@`), ...f.job], { env: { ...ssh.env, TMPDIR: f.work } });
-      await oneError(inUri, /^v2v: -it ssh: a password in the URI is not allowed: put it in a file and give -ip FILE$/, ssh.port, f.work);
+      await oneError(inUri, /^v2v: error: -it ssh: a password in the URI is not allowed: put it in a file and give -ip FILE$/, ssh.port, f.work);
       expect(inUri.stderr).not.toContain('s3cret');
     });
   });

@@ -190,7 +190,7 @@ describe.skipIf(needs)('v2v cleanup --stale', () => {
 
     const bad = await runCli(['cleanup', '--stale', '--parent', path.join(tmp, 'nope')]);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/^v2v: cleanup --stale: parent \S+nope: not a directory\n$/);
+    expect(bad.stderr).toMatch(/^v2v: error: cleanup --stale: parent \S+nope: not a directory\n$/);
     const extra = await runCli(['cleanup', '--stale', handed]);
     expect(extra.code).toBe(1);
     expect(extra.stderr.trim().split('\n')).toHaveLength(1);

@@ -22,6 +22,7 @@ import { runProgram } from '../../process/run.js';
 import { writeJson, type WorkDir } from '../../workdir/workdir.js';
 import { conversionXml } from './libvirt-xml.js';
 import { FIRST_PORT, privateNetwork, runWithProxies, type Proxy } from './netns.js';
+import { convertArgs, type ConvertArgs, type ConvertOptions as ConversionOptions } from './options.js';
 
 export interface ConvertOptions {
   workdir: WorkDir;
@@ -32,6 +33,8 @@ export interface ConvertOptions {
   signal?: AbortSignal;
   /** virt-v2v's warnings, each as it is found. */
   onWarning?: (message: string) => void;
+  /** --root and --key (given to virt-inspector too: it must open the same LUKS devices). */
+  options?: ConversionOptions;
 }
 
 interface Inspected {
@@ -39,14 +42,18 @@ interface Inspected {
   uefi: boolean;
 }
 
-/** Parse virt-inspector's XML: entities are not expanded, DOCTYPEs refused. */
-export function parseInspection(xml: string): Inspected {
+/**
+ * Parse virt-inspector's XML: entities are not expanded, DOCTYPEs refused.
+ * A multi-boot guest: the OS of `--root /dev/...` when it is one of them, else the first.
+ */
+export function parseInspection(xml: string, root?: string): Inspected {
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new EngineError('INSPECTION_ERROR', 'convert: inspection output has a DOCTYPE');
   const doc = new XMLParser({ processEntities: false, ignoreAttributes: false, parseTagValue: false }).parse(xml) as {
     operatingsystems?: { operatingsystem?: Record<string, unknown> | Record<string, unknown>[] };
   };
   const oses = doc.operatingsystems?.operatingsystem;
-  const os = Array.isArray(oses) ? oses[0] : oses;
+  const all = Array.isArray(oses) ? oses : oses ? [oses] : [];
+  const os = all.find((x) => root?.startsWith('/dev/') && x.root === root) ?? all[0];
   if (!os) throw new EngineError('NO_OS', 'convert: no operating system was found in the guest (is it a guest disk?)');
   const str = (k: string) => (typeof os[k] === 'string' ? (os[k] as string) : '');
   const mps = (os.mountpoints as { mountpoint?: unknown } | undefined)?.mountpoint;
@@ -80,9 +87,18 @@ export function virtioFromOutput(text: string): boolean | undefined {
 }
 
 export async function convertGuest(o: ConvertOptions): Promise<MetadataOut> {
-  const { workdir, metadata: m, log } = o;
   // Refused here, before anything runs, where no private network exists.
   await privateNetwork();
+  const args = await convertArgs(o.workdir.path, o.options);
+  try {
+    return await convertWith(o, args);
+  } finally {
+    await args.dispose();
+  }
+}
+
+async function convertWith(o: ConvertOptions, args: ConvertArgs): Promise<MetadataOut> {
+  const { workdir, metadata: m, log } = o;
   // Ports of the conversion's own loopback: any port is free there.
   const proxies = (readonly: boolean): Proxy[] =>
     m.disks.map((d, i) => ({
@@ -105,7 +121,7 @@ export async function convertGuest(o: ConvertOptions): Promise<MetadataOut> {
   const inspect = new AbortController();
   const stopInspect = () => inspect.abort();
   o.signal?.addEventListener('abort', stopInspect, { once: true });
-  const inspectorArgv = (drives: string[]) => ['virt-inspector', '--no-applications', '--no-icon', ...drives];
+  const inspectorArgv = (drives: string[]) => ['virt-inspector', '--no-applications', '--no-icon', ...args.keys, ...drives];
   const early = local
     ? runProgram(inspectorArgv(m.disks.flatMap((d) => [`--format=${d.format}`, '-a', d.source])), {
         log,
@@ -117,7 +133,7 @@ export async function convertGuest(o: ConvertOptions): Promise<MetadataOut> {
   early?.catch(() => {}); // awaited below, or abandoned when the conversion fails
   let conv;
   try {
-    conv = await runWithProxies(['virt-v2v-in-place', '-i', 'libvirtxml', xmlFile], {
+    conv = await runWithProxies(['virt-v2v-in-place', ...args.root, ...args.keys, '-i', 'libvirtxml', xmlFile], {
       dir: workdir.path,
       proxies: proxies(false),
       log,
@@ -148,7 +164,7 @@ export async function convertGuest(o: ConvertOptions): Promise<MetadataOut> {
       signal: inspect.signal,
     })
   ).finally(() => o.signal?.removeEventListener('abort', stopInspect));
-  const found = parseInspection(insp.stdout);
+  const found = parseInspection(insp.stdout, o.options?.root);
   if (virtio === undefined) {
     const w = 'virt-v2v-in-place did not say whether virtio drivers were installed: assuming they were';
     log.warn(w);

@@ -8,17 +8,20 @@ import { unconvertedMetadata, type MetadataIn, type MetadataOut } from '../../me
 import { writeJson } from '../../workdir/workdir.js';
 import type { Step } from '../step.js';
 import { convertGuest } from './convert.js';
+import type { ConvertOptions } from './options.js';
 
 export interface ConvertStepIn {
   metadata: MetadataIn;
   /** The converted guest's name (-on, else the source's). */
   name: string;
   noConvert: boolean;
+  /** --root, --key: virt-v2v-in-place's options. */
+  convert?: ConvertOptions;
 }
 
 export const convertStep: Step<ConvertStepIn, MetadataOut> = {
   name: 'convert',
-  async run(ctx, { metadata, name, noConvert }) {
+  async run(ctx, { metadata, name, noConvert, convert }) {
     let out: MetadataOut;
     if (noConvert) {
       // --no-convert: the guest is already at home on KVM.
@@ -26,7 +29,7 @@ export const convertStep: Step<ConvertStepIn, MetadataOut> = {
       await writeJson(ctx.workdir.metadataOut, out);
       ctx.log.info({ metadataOut: out }, 'metadata.out written (--no-convert)');
     } else {
-      out = await convertGuest({ workdir: ctx.workdir, metadata, name, log: ctx.log, signal: ctx.signal, onWarning: (m) => ctx.warn(m) });
+      out = await convertGuest({ workdir: ctx.workdir, metadata, name, log: ctx.log, signal: ctx.signal, onWarning: (m) => ctx.warn(m), ...(convert ? { options: convert } : {}) });
     }
     if (ctx.signal.aborted) throw new AbortError('convert: cancelled');
     return out;

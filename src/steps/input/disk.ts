@@ -8,7 +8,8 @@ import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { AbortError, EngineError, InputError, ProcessError, isAbortError } from '../../errors.js';
-import { MetadataIn, METADATA_VERSION, type DiskIn } from '../../metadata/schema.js';
+import { MetadataIn, METADATA_VERSION, type DiskIn, type RemovableIn } from '../../metadata/schema.js';
+import { sourceInfoFields, type SourceInfo } from '../../metadata/source-info.js';
 import { startNbdkit, startQemuNbd, type Server } from '../../process/server.js';
 import { errnoText } from '../../util/errno.js';
 import { formatZodError } from '../../util/zod.js';
@@ -222,7 +223,20 @@ export async function serveDisk(d: CheckedDisk, opts: ServeOptions): Promise<{ s
 }
 
 /** What metadata.in says about the guest besides its disks. */
-export type GuestFields = Pick<MetadataIn, 'name' | 'input' | 'memory' | 'vcpus' | 'firmware' | 'nics'>;
+export type GuestFields = Pick<MetadataIn, 'name' | 'input' | 'memory' | 'vcpus' | 'firmware' | 'nics'> &
+  Partial<Pick<MetadataIn, 'removables'>> &
+  SourceInfo;
+
+/** The SourceInfo fields of a guest, the absent ones left out. */
+export function sourceInfoOf(g: SourceGuest): SourceInfo {
+  const keys = Object.keys(sourceInfoFields) as (keyof SourceInfo)[];
+  return Object.fromEntries(keys.filter((k) => g[k] !== undefined).map((k) => [k, g[k]])) as SourceInfo;
+}
+
+/** metadata.in's removables: kind, bus and slot (where a medium is, is not said). */
+export function removablesOf(g: SourceGuest): RemovableIn[] {
+  return g.removables.map((r) => ({ kind: r.kind, ...(r.bus !== 'unknown' ? { bus: r.bus } : {}), ...(r.slot !== undefined ? { slot: r.slot } : {}) }));
+}
 
 /** `-i disk`: virt-v2v's defaults for a bare disk (2 GiB, 1 vCPU, one NIC on "default"), named after the first disk. */
 export function diskGuest(files: string[], format?: string): SourceGuest {
@@ -231,6 +245,10 @@ export function diskGuest(files: string[], format?: string): SourceGuest {
     memory: 2 * GiB,
     vcpus: 1,
     firmware: 'unknown',
+    // virt-v2v's -i disk source (input_disk.ml).
+    hypervisor: 'unknownhv',
+    features: ['acpi', 'apic', 'pae'],
+    display: { type: 'window', password: false },
     disks: files.map((location) => ({ location, ...(format ? { format } : {}), bus: 'unknown' as const })),
     removables: [],
     nics: [{ vnet: 'default', vnetType: 'network' }],

@@ -1,5 +1,5 @@
 // The input step's plan, read before anything starts, for every input
-// (`-i disk`, `-i libvirtxml`, `-i vmx`, `-i ova`), parsed once: the
+// (`-i disk`, `-i libvirt`, `-i libvirtxml`, `-i vmx`, `-i ova`), parsed once: the
 // source's metadata (src/steps/input/<kind>/, or virt-v2v's defaults for a
 // bare disk), the network mapping options applied, and the disks the input
 // step serves. Every disk then goes through an overlay; a disk inside an uncompressed OVA
@@ -9,9 +9,10 @@
 // another host, read over SSH (vmx/ssh.ts) and fronted by nbdkit's ssh
 // plugin. A bare disk's backing chain is read (backing.ts): remote levels
 // are refused unless --allow-remote-backing; an OVA disk's may only name
-// members of the OVA (ova/chain.ts).
+// members of the OVA (ova/chain.ts). `-i libvirt` reads the guest's XML
+// through virsh and parses it as `-i libvirtxml` does (libvirt/read.ts).
 import { constants } from 'node:fs';
-import { access, open, stat } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { dir as tmpDir } from 'tmp-promise';
@@ -20,26 +21,31 @@ import type { JobOptions } from '../../engine/options.js';
 import type { NicIn } from '../../metadata/schema.js';
 import { errnoText } from '../../util/errno.js';
 import { backingChain } from './backing.js';
-import { checkLocalFile, diskGuest, failer, type GuestFields } from './disk.js';
+import { checkLocalFile, diskGuest, failer, removablesOf, sourceInfoOf, type GuestFields } from './disk.js';
 import { applyNetworkMap, parseNetworkMap, readLibvirtXml, type NetworkMapOptions } from './libvirtxml/parse.js';
 import type { SourceDisk, SourceGuest } from './source.js';
 import { parseSshUri } from './ssh.js';
 import { show } from './vmx/fail.js';
-import { readOva } from './ova/ova.js';
+import { needsUnpacking, readOva } from './ova/ova.js';
 import type { DiskSource } from './serve.js';
 import { readVmx } from './vmx/parse.js';
 import { readVmxOverSsh } from './vmx/ssh.js';
+import { readLibvirt } from './libvirt/read.js';
 
 export type InputOptions = JobOptions['input'];
 
 const isSsh = (input: InputOptions) => input.type === 'vmx' && input.transport === 'ssh';
 
-/** A local path, or a URI our input actor can front (nbd, nbd+unix, http, https; ssh with -it ssh). */
+/** The input as messages name it: "-i disk", a file, "-ic URI -i libvirt GUEST". */
+const inputName = (input: InputOptions) =>
+  input.type === 'disk' ? '-i disk' : input.type === 'libvirt' ? `${input.connection !== undefined ? `-ic ${input.connection} ` : ''}-i libvirt ${input.guest}` : input.file;
+
+/** A local path, or a URI our input actor can front (nbd, nbd+unix, http, https; ssh with -it ssh or -ic xen+ssh://). */
 function diskLocation(input: InputOptions, d: SourceDisk, i: number): string {
   if (input.type === 'disk') return d.location;
-  const file = input.file;
+  const file = inputName(input);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(d.location)?.[1]?.toLowerCase();
-  const fronted = isSsh(input) ? ['ssh'] : ['nbd', 'nbd+unix', 'http', 'https'];
+  const fronted = isSsh(input) ? ['ssh'] : ['nbd', 'nbd+unix', 'http', 'https', ...(input.type === 'libvirt' ? ['ssh'] : [])];
   if (scheme !== undefined && !fronted.includes(scheme)) {
     const err = new InputError(`input: ${file}: disk ${i + 1} (${d.location}): ${scheme}:// disks are not supported`);
     err.step = 'input';
@@ -59,21 +65,6 @@ export interface SourcePlan {
   warnings: string[];
   /** Removes what reading made (an unpacked OVA), once nothing reads the disks. */
   cleanup?: () => Promise<void>;
-}
-
-/** Whether FILE starts with gzip's magic (a whole-gzip OVA). */
-async function isGzip(file: string): Promise<boolean> {
-  try {
-    const fh = await open(file, 'r');
-    try {
-      const { buffer, bytesRead } = await fh.read(Buffer.alloc(2), 0, 2, 0);
-      return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    return false; // a directory, or a file readOva will name in its error
-  }
 }
 
 /**
@@ -98,14 +89,14 @@ export interface PlanOptions {
   network: NetworkMapOptions;
   log: Logger;
   signal?: AbortSignal | undefined;
-  /** Where a gzip OVA is unpacked (default $TMPDIR). */
+  /** Where a compressed (gzip, xz) or zip OVA is unpacked (default $TMPDIR). */
   scratch?: string | undefined;
   /** --allow-remote-backing (`-i disk`): a disk's backing file may be remote (nbd://, json:, ...). */
   allowRemoteBacking?: boolean | undefined;
 }
 
 /**
- * Read the source's metadata. A gzip-compressed OVA is unpacked into a
+ * Read the source's metadata. A compressed (gzip, xz) or zip OVA is unpacked into a
  * private temp dir (under `scratch`, default $TMPDIR) that lives until the
  * caller calls `cleanup` (after the disks' servers are stopped).
  */
@@ -124,7 +115,7 @@ export async function checkInputOptions(input: InputOptions): Promise<InputOptio
 export async function planSource(o: PlanOptions): Promise<SourcePlan> {
   const { input, log, signal } = o;
   let unpacked: { path: string; cleanup: () => Promise<void> } | undefined;
-  if (input.type === 'ova' && (await isGzip(input.file))) {
+  if (input.type === 'ova' && (await needsUnpacking(input.file))) {
     unpacked = await tmpDir({ prefix: 'v2v-ova-', mode: 0o700, unsafeCleanup: true, ...(o.scratch ? { tmpdir: o.scratch } : {}) });
   }
   try {
@@ -148,15 +139,17 @@ async function readPlan(
   const map = parseNetworkMap(network);
   const warn = (m: string) => {
     warnings.push(m);
-    log.warn({ warning: m }, 'vmx');
+    log.warn({ warning: m }, input.type);
   };
   const guest =
     input.type === 'disk'
       ? diskGuest(input.files, input.format)
       : input.type === 'libvirtxml'
       ? await readLibvirtXml(input.file)
+      : input.type === 'libvirt'
+      ? await readLibvirt(input, { log, warn, signal })
       : input.type === 'ova'
-        ? await readOva(input.file, { ...(signal ? { signal } : {}), ...(extractDir ? { extractDir } : {}) })
+        ? await readOva(input.file, { warn, ...(signal ? { signal } : {}), ...(extractDir ? { extractDir } : {}) })
         : input.transport === 'ssh'
           ? await readVmxOverSsh(input.file, {
             warn,
@@ -165,7 +158,7 @@ async function readPlan(
             ...(signal ? { signal } : {}),
           })
           : await readVmx(input.file, { warn });
-  if (guest.disks.length === 0) throw new ConfigError(`input: ${input.type === 'disk' ? '-i disk' : input.file}: the guest has no disks`);
+  if (guest.disks.length === 0) throw new ConfigError(`input: ${inputName(input)}: the guest has no disks`);
   const nics: NicIn[] = applyNetworkMap(guest.nics, map).map((n) => ({
     vnet: n.vnet,
     vnetType: n.vnetType,
@@ -191,10 +184,10 @@ async function readPlan(
       if (backing.length > 0) Object.assign(d, { backing });
     }
   }
-  log.info({ guest, disks }, `input: ${input.type === 'disk' ? input.files.join(' ') : input.file}: ${guest.disks.length} disk(s), ${guest.removables.length} removable(s), ${nics.length} NIC(s)`);
+  log.info({ guest, disks }, `input: ${input.type === 'disk' ? input.files.join(' ') : inputName(input)}: ${guest.disks.length} disk(s), ${guest.removables.length} removable(s), ${nics.length} NIC(s)`);
   return {
     guest,
-    fields: { name: guest.name, input: input.type, memory: guest.memory, vcpus: guest.vcpus, firmware: guest.firmware, nics },
+    fields: { ...sourceInfoOf(guest), name: guest.name, input: input.type, memory: guest.memory, vcpus: guest.vcpus, firmware: guest.firmware, nics, removables: removablesOf(guest) },
     disks,
     warnings,
   };

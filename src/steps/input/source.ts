@@ -2,6 +2,8 @@
 // source guest, before any disk is opened: the parsers' common result. The
 // input step then checks every disk, puts an overlay over it and writes
 // metadata.in (src/metadata/schema.ts) from this plus what qemu-img reads.
+import type { SourceInfo } from '../../metadata/source-info.js';
+
 export type SourceBus = 'ide' | 'sata' | 'scsi' | 'virtio' | 'nvme' | 'unknown';
 
 export interface SourceDisk {
@@ -14,8 +16,14 @@ export interface SourceDisk {
   /** raw, qcow2, vmdk, ... when the metadata says; else probed later. */
   format?: string;
   bus: SourceBus;
-  /** Declared size in bytes, when the metadata declares one (OVF capacity). */
+  /** Declared size in bytes, when the metadata declares one (a VMDK descriptor's): the disk must have it. */
   capacity?: number;
+  /**
+   * A size the metadata states without vouching for it (an OVF's capacity,
+   * which virt-v2v never checks): a disk of another size gets a warning
+   * naming `where`, and is copied at its own size.
+   */
+  statedCapacity?: { bytes: number; where: string };
   /** For disks inside an OVA tar: the member's byte range in the tar. */
   tarRange?: { offset: number; size: number };
   /** gzip-compressed member (OVA), to be decompressed before use. */
@@ -31,6 +39,8 @@ export interface SourceRemovable {
   kind: 'cdrom' | 'floppy';
   location?: string;
   bus: SourceBus;
+  /** Its index on its controller, as virt-v2v counts it (libvirt's hdc is 2, VMware's ide1:0 is 2), when known. */
+  slot?: number;
 }
 
 export interface SourceNic {
@@ -43,7 +53,8 @@ export interface SourceNic {
   vnetType: 'network' | 'bridge';
 }
 
-export interface SourceGuest {
+/** SourceInfo: hypervisor, genid, CPU, features, display, sound, as far as the metadata says. */
+export interface SourceGuest extends SourceInfo {
   name: string;
   /** Bytes. */
   memory: number;

@@ -36,9 +36,19 @@ export const inputStep: Step<InputStepIn, ServedDisk> & {
   async undo(_ctx, served) {
     if (served) await stopServed(served);
   },
-  /** metadata.in: the plan's guest (renamed with `name`), the served disks with the buses the source gave them. */
+  /**
+   * metadata.in: the plan's guest (renamed with `name`), the served disks with
+   * the buses the source gave them; a stated capacity (OVF) the disk does not
+   * have is a warning, said here as the served sizes are known.
+   */
   async describe(ctx, plan, disks, name) {
     if (ctx.signal.aborted) throw new AbortError('input: cancelled');
+    for (const d of disks) {
+      const stated = plan.guest.disks[d.index]?.statedCapacity;
+      if (stated && stated.bytes !== d.size) {
+        ctx.warn(`${stated.where}: the OVF says the disk's capacity is ${stated.bytes} bytes but it has ${d.size} bytes: copied at its own size`);
+      }
+    }
     const m = await writeMetadataIn(
       ctx.workdir,
       { ...plan.fields, ...(name ? { name } : {}) },

@@ -57,7 +57,7 @@ describe('batch plan', () => {
   });
 
   it('refuses bad args with the command line\'s own message', () => {
-    expect(refusal({ guests: [disk('g1'), { id: 'g2', args: ['-i', 'disk'] }] })).toBe('plan: guest g2: -i disk: no disk image given');
+    expect(refusal({ guests: [disk('g1'), { id: 'g2', args: ['-i', 'disk'] }] })).toBe('plan: guest g2: -i disk: expecting a disk image (filename) on the command line');
     expect(refusal({ guests: [{ id: 'g3', args: ['-i', 'disk', 'a.img', '-o', 'local'] }] })).toBe(
       "plan: guest g3: -o local: output directory was not specified, use '-os /dir'",
     );

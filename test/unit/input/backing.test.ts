@@ -248,7 +248,7 @@ describe.skipIf(!has('qemu-img') || !has('tar'))('disks that name other files', 
     it('a member that names nothing is read in place as before, opened with "backing": null', async () => {
       const [tar] = await ova('disk1.qcow2', ['disk1.qcow2'], (d) => qemuImg(d, '-f', 'qcow2', 'disk1.qcow2', '1M'));
       const disk = (await readOva(tar)).disks[0]!;
-      expect(disk).toEqual({ location: tar, tarRange: expect.any(Object), format: 'qcow2', bus: 'scsi', capacity: MiB });
+      expect(disk).toEqual({ location: tar, tarRange: expect.any(Object), format: 'qcow2', bus: 'scsi', statedCapacity: { bytes: MiB, where: `${tar}: disk1.qcow2` } });
       expect(JSON.parse(tarMemberSpec(disk.location, disk.tarRange!, disk.format).slice('json:'.length))).toEqual({
         driver: 'qcow2',
         file: { driver: 'raw', offset: disk.tarRange!.offset, size: Math.ceil(disk.tarRange!.size / 512) * 512, file: { driver: 'file', filename: tar } },

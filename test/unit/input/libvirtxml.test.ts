@@ -160,6 +160,10 @@ const GUEST_XML = `<domain type='kvm' id='3'>
 `;
 
 const GUEST: SourceGuest = {
+  hypervisor: 'kvm',
+  features: ['acpi', 'apic', 'vmport'],
+  display: { type: 'spice', password: false, listen: { type: 'address', value: '127.0.0.1' } },
+  virtioScsi: true,
   name: 'fedora-q35',
   memory: 4 * 1024 ** 3,
   vcpus: 2,
@@ -172,8 +176,8 @@ const GUEST: SourceGuest = {
     { location: 'https://images.example.com:8443/images/disk%204.qcow2?token=abc&v=1', format: 'qcow2', bus: 'scsi' },
   ],
   removables: [
-    { kind: 'cdrom', location: '/var/lib/libvirt/images/Fedora-39.iso', bus: 'sata' },
-    { kind: 'floppy', bus: 'unknown' },
+    { kind: 'cdrom', location: '/var/lib/libvirt/images/Fedora-39.iso', bus: 'sata', slot: 2 },
+    { kind: 'floppy', bus: 'unknown', slot: 0 },
   ],
   nics: [
     { mac: '52:54:00:3b:7a:01', model: 'virtio', vnet: 'default', vnetType: 'network' },
@@ -235,15 +239,16 @@ describe('libvirtxml: a real domain XML', () => {
       { location: '/dev/sdb', bus: 'unknown' },
       { location: 'nbd+unix:///e?socket=/srv/guests/g1/s.sock', bus: 'unknown' },
     ]);
-    expect(g.removables).toStrictEqual([{ kind: 'cdrom', location: '/srv/guests/iso/x.iso', bus: 'ide' }]);
+    expect(g.removables).toStrictEqual([{ kind: 'cdrom', location: '/srv/guests/iso/x.iso', bus: 'ide', slot: 2 }]);
   });
 
-  it("takes virt-v2v's defaults: 1 GiB, 1 vCPU, BIOS, no NICs", () => {
+  it("takes virt-v2v's defaults: 1 GiB, 1 vCPU, unknown firmware, no NICs", () => {
     expect(parseLibvirtXml(domain(FILE_DISK), FILE)).toStrictEqual({
+      hypervisor: 'kvm',
       name: 'g',
       memory: 1024 ** 3,
       vcpus: 1,
-      firmware: 'bios',
+      firmware: 'unknown',
       disks: [{ location: '/d.img', bus: 'virtio' }],
       removables: [],
       nics: [],
@@ -287,8 +292,8 @@ describe('libvirtxml: a real domain XML', () => {
     ["<os><type>hvm</type><loader readonly='yes' type='pflash'>/usr/share/x/CODE.fd</loader></os>", 'uefi'],
     ["<os><type>hvm</type><loader readonly='yes' type='rom'>/usr/share/OVMF/OVMF.fd</loader></os>", 'uefi'],
     ['<os><type>hvm</type><loader>/usr/share/edk2/x64/CODE.fd</loader></os>', 'uefi'],
-    ["<os><type>hvm</type><loader type='rom'>/usr/share/seabios/bios.bin</loader></os>", 'bios'],
-    ['<os><type>hvm</type><boot dev="hd"/></os>', 'bios'],
+    ["<os><type>hvm</type><loader type='rom'>/usr/share/seabios/bios.bin</loader></os>", 'unknown'],
+    ['<os><type>hvm</type><boot dev="hd"/></os>', 'unknown'],
   ])('firmware of %s', (os, fw) => {
     expect(parseLibvirtXml(domain(FILE_DISK, os), FILE).firmware).toBe(fw);
   });
@@ -562,15 +567,15 @@ describe('libvirtxml: -n, -b and --mac', () => {
     [{ networks: [':out'] }, '-n ":out": expected -n IN:OUT or -n OUT, with non-empty names'],
     [{ networks: ['in:'] }, '-n "in:": expected -n IN:OUT or -n OUT, with non-empty names'],
     [{ networks: [''] }, '-n "": expected -n IN:OUT or -n OUT, with non-empty names'],
-    [{ bridges: ['a:b', 'a:c'] }, '-b "a:c": bridge "a" is already mapped (by -b "a:b")'],
-    [{ networks: ['x', 'y'] }, '-n "y": only one default -n OUT is allowed (already -n "x")'],
+    [{ bridges: ['a:b', 'a:c'] }, 'duplicate -b/--bridge parameter.  Duplicate mappings specified for bridge "a" (-b "a:b", then -b "a:c")'],
+    [{ networks: ['x', 'y'] }, 'duplicate -n/--network parameter.  Only one default mapping is allowed (-n "x", then -n "y")'],
     [{ networks: ['a\nb'] }, '-n "a\\nb": names must not contain control characters'],
     [{ macs: ['52:54:00:00:00:01:ip:192.0.2.2,192.0.2.1,24'] }, '--mac "52:54:00:00:00:01:ip:192.0.2.2,192.0.2.1,24": static IP addresses (--mac MAC:ip:...) are not supported'],
     [{ macs: ['52:54:00:00:00:zz:network:x'] }, '--mac "52:54:00:00:00:zz:network:x": expected --mac MAC:network:OUT or --mac MAC:bridge:OUT, MAC as aa:bb:cc:dd:ee:ff'],
     [{ macs: ['52:54:00:00:00:01:vlan:x'] }, '--mac "52:54:00:00:00:01:vlan:x": expected --mac MAC:network:OUT or --mac MAC:bridge:OUT, MAC as aa:bb:cc:dd:ee:ff'],
     [{ macs: ['52:54:00:00:00:01:bridge:'] }, '--mac "52:54:00:00:00:01:bridge:": the bridge name is empty'],
-    [{ macs: ['52:54:00:00:00:01:bridge:a', '52:54:00:00:00:01:network:b'] }, '--mac "52:54:00:00:00:01:network:b": MAC 52:54:00:00:00:01 is already mapped (by --mac "52:54:00:00:00:01:bridge:a")'],
-    [{ macs: ['52:54:00:00:00:0a:bridge:a', '52:54:00:00:00:0A:bridge:a'] }, '--mac "52:54:00:00:00:0A:bridge:a": MAC 52:54:00:00:00:0a is already mapped (by --mac "52:54:00:00:00:0a:bridge:a")'],
+    [{ macs: ['52:54:00:00:00:01:bridge:a', '52:54:00:00:00:01:network:b'] }, 'duplicate --mac parameter.  Duplicate mappings specified for MAC address 52:54:00:00:00:01 (--mac "52:54:00:00:00:01:bridge:a", then --mac "52:54:00:00:00:01:network:b")'],
+    [{ macs: ['52:54:00:00:00:0a:bridge:a', '52:54:00:00:00:0A:bridge:a'] }, 'duplicate --mac parameter.  Duplicate mappings specified for MAC address 52:54:00:00:00:0a (--mac "52:54:00:00:00:0a:bridge:a", then --mac "52:54:00:00:00:0A:bridge:a")'],
   ])('refuses %j', (opts, message) => {
     const err = thrown(() => parseNetworkMap({ ...none, ...opts }));
     expect(err.message).toBe(message);

@@ -306,8 +306,8 @@ describe('vmx devices', () => {
     expect(p.removables).toEqual([
       { slot: 'scsi0:4', kind: 'cdrom', bus: 'scsi', fileName: 's.iso', key: 'scsi0:4.fileName', line: 16 },
       { slot: 'sata0:0', kind: 'cdrom', bus: 'sata', fileName: 'sata.iso', key: 'sata0:0.fileName', line: 26 },
-      { slot: 'ide0:1', kind: 'cdrom', bus: 'ide' },
-      { slot: 'ide1:0', kind: 'cdrom', bus: 'ide' },
+      { slot: 'ide0:1', kind: 'cdrom', bus: 'ide', driveSlot: 1 },
+      { slot: 'ide1:0', kind: 'cdrom', bus: 'ide', driveSlot: 2 },
       { slot: 'floppy0', kind: 'floppy', bus: 'unknown' },
       { slot: 'floppy1', kind: 'floppy', bus: 'unknown', fileName: 'boot.flp', key: 'floppy1.fileName', line: 29 },
     ]);
@@ -350,6 +350,8 @@ describe('readVmx: a realistic guest', () => {
     await rawFile('web01-flat.vmdk', 4096 * 512);
     const warnings: string[] = [];
     expect(await readVmx(vmx, { warn: (m) => warnings.push(m) })).toEqual({
+      hypervisor: 'vmware',
+      cpuTopology: { sockets: 1, cores: 2, threads: 1 },
       name: 'web01',
       memory: 4 * GiB,
       vcpus: 2,
@@ -359,7 +361,7 @@ describe('readVmx: a realistic guest', () => {
         { location: path.join(vmDir, 'web01-flat.vmdk'), format: 'raw', bus: 'scsi', capacity: 4096 * 512 },
         { location: path.join(vmDir, 'web01_1.vmdk'), format: 'vmdk', bus: 'scsi', capacity: (4194304 + 2048) * 512 },
       ],
-      removables: [{ kind: 'cdrom', bus: 'ide', location: path.join(vmDir, 'install.iso') }],
+      removables: [{ kind: 'cdrom', bus: 'ide', slot: 2, location: path.join(vmDir, 'install.iso') }],
       nics: [{ vnet: 'VM Network', vnetType: 'network', mac: '00:0c:29:3e:7a:12', model: 'vmxnet3' }],
     });
     expect(warnings).toEqual([]);
@@ -386,7 +388,7 @@ describe('readVmx: a realistic guest', () => {
     await rawFile('a-flat.vmdk', 4096 * 512);
     const warnings: string[] = [];
     const g = await readVmx(vmx, { warn: (m) => warnings.push(m) });
-    expect(g.removables).toEqual([{ kind: 'cdrom', bus: 'ide' }]);
+    expect(g.removables).toEqual([{ kind: 'cdrom', bus: 'ide', slot: 2 }]);
     expect(warnings).toEqual([`${vmx}: line 7: ide1:0.fileName: /vmfs/volumes/iso/x.iso escapes the directory of g.vmx: the cdrom drive is left empty`]);
   });
 

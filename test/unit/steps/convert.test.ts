@@ -70,6 +70,7 @@ describe('convert: the libvirt XML for virt-v2v-in-place', () => {
       { index: 1, socket: 'in1', source: '/y', format: 'qcow2', size: 1, bus: 'ide' },
     ],
     nics: [{ vnet: 'default', vnetType: 'network' }],
+    removables: [],
   };
   it('names each overlay as an NBD disk on localhost, escapes strings', () => {
     const x = conversionXml(m, [10809, 10810]);

@@ -5,10 +5,17 @@
 // a guest converted without one of its disks is worse than an error.
 import path from 'node:path';
 import type { SourceBus, SourceDisk, SourceRemovable } from '../source.js';
+import { removableSlot } from './hardware.js';
 import { quote, type Fail, type XmlElement } from './xml.js';
 
-/** A source we can describe: a location, none written, or one we cannot use (why). */
-type Source = { location: string } | { missing: string } | { unsupported: string };
+/** A source we can describe: a location (a volume's with its format), none written, or one we cannot use (why). */
+type Source = { location: string; format?: string } | { missing: string } | { unsupported: string };
+
+/**
+ * A storage pool's volume as libvirt describes it (virsh vol-dumpxml),
+ * for <disk type='volume'>; only -i libvirt has a connection to ask.
+ */
+export type VolumeLookup = (pool: string, volume: string) => { path: string; format?: string } | undefined;
 
 const BUSES: ReadonlySet<string> = new Set<SourceBus>(['ide', 'sata', 'scsi', 'virtio', 'nvme']);
 
@@ -24,9 +31,14 @@ export function checkNoControl(value: string, what: string, fail: Fail): string 
   return value;
 }
 
-/** A local path, resolved against the XML file's directory; it need not exist yet. */
+/**
+ * A local path, resolved against the XML file's directory; it need not
+ * exist yet. With no directory (dir ''), a relative path is refused.
+ */
 function localPath(p: string, dir: string, what: string, fail: Fail): string {
-  return path.resolve(dir, checkNoControl(p, what, fail));
+  checkNoControl(p, what, fail);
+  if (dir === '' && !path.isAbsolute(p)) return fail(`${what}: a relative path (${quote(p)}) where only an absolute one means anything`);
+  return path.resolve(dir, p);
 }
 
 // The URI's path, each segment percent-encoded; '/' stays.
@@ -88,7 +100,7 @@ function httpSource(protocol: 'http' | 'https', source: XmlElement, fail: Fail):
   return { location: `${protocol}://${hostName(host, fail)}${p ? `:${p}` : ''}${file}${query ? `?${query}` : ''}` };
 }
 
-function diskSource(disk: XmlElement, dir: string, fail: Fail): Source {
+function diskSource(disk: XmlElement, dir: string, fail: Fail, volumes?: VolumeLookup): Source {
   // libvirt's default disk type is 'file'.
   const type = disk.attr('type') ?? 'file';
   const source = disk.child('source');
@@ -110,6 +122,9 @@ function diskSource(disk: XmlElement, dir: string, fail: Fail): Source {
     case 'volume': {
       const pool = source?.attr('pool') ?? '';
       const volume = source?.attr('volume') ?? '';
+      const found = volumes?.(pool, volume);
+      if (found) return { location: localPath(found.path, dir, `volume ${quote(volume)} of pool ${quote(pool)}`, fail), ...(found.format ? { format: found.format } : {}) };
+      if (volumes) return { unsupported: `type='volume': no volume ${quote(volume)} in pool ${quote(pool)}` };
       return {
         unsupported:
           `type='volume' (pool ${quote(pool)}, volume ${quote(volume)}) needs a libvirt connection to find the volume; ` +
@@ -135,7 +150,12 @@ function format(disk: XmlElement, fail: Fail): string | undefined {
  * position among all <disk> elements (1-based, cdroms included, as the user
  * counts them in the file) and its <target dev>.
  */
-export function parseDisks(devices: XmlElement | undefined, dir: string, fail: Fail): { disks: SourceDisk[]; removables: SourceRemovable[] } {
+export function parseDisks(
+  devices: XmlElement | undefined,
+  dir: string,
+  fail: Fail,
+  volumes?: VolumeLookup,
+): { disks: SourceDisk[]; removables: SourceRemovable[] } {
   const disks: SourceDisk[] = [];
   const removables: SourceRemovable[] = [];
   for (const [i, disk] of (devices?.children('disk') ?? []).entries()) {
@@ -148,15 +168,17 @@ export function parseDisks(devices: XmlElement | undefined, dir: string, fail: F
     // libvirt's default device is 'disk'.
     const device = el.attr('device') ?? 'disk';
     if (device === 'disk') {
-      const src = diskSource(el, dir, failHere);
+      const src = diskSource(el, dir, failHere, volumes);
       if ('missing' in src) return failHere(src.missing);
       if ('unsupported' in src) return failHere(src.unsupported);
-      const fmt = format(el, failHere);
+      // A volume's own format (virt-v2v reads it from the volume, not <driver>).
+      const fmt = src.format ?? format(el, failHere);
       disks.push({ location: src.location, ...(fmt ? { format: fmt } : {}), bus: bus(target) });
     } else if (device === 'cdrom' || device === 'floppy') {
       // Never copied: an empty drive or a source we cannot describe is just no location.
-      const src = diskSource(el, dir, failHere);
-      removables.push({ kind: device, ...('location' in src ? { location: src.location } : {}), bus: bus(target) });
+      const src = diskSource(el, dir, failHere, volumes);
+      const slot = removableSlot(dev);
+      removables.push({ kind: device, ...('location' in src ? { location: src.location } : {}), bus: bus(target), ...(slot !== undefined ? { slot } : {}) });
     } else {
       return failHere(`device=${quote(device)} is not supported (only disk, cdrom and floppy)`);
     }

@@ -47,6 +47,8 @@ function parseKind(option: '-n' | '-b', values: string[]): KindMap {
   const by = new Map<string, string>();
   let def: { out: string; value: string } | undefined;
   const what = option === '-n' ? 'network' : 'bridge';
+  // virt-v2v's words (networks.ml), which scripts grep: "duplicate -b/--bridge parameter".
+  const dup = `duplicate ${option}/--${what} parameter`;
   for (const value of values) {
     const colon = value.indexOf(':');
     const [from, to] = colon < 0 ? [undefined, value] : [value.slice(0, colon), value.slice(colon + 1)];
@@ -55,12 +57,14 @@ function parseKind(option: '-n' | '-b', values: string[]): KindMap {
     }
     checkName(value, option, value);
     if (from === undefined) {
-      if (def) throw new ConfigError(`${option} ${quote(value)}: only one default ${option} OUT is allowed (already ${option} ${quote(def.value)})`);
+      if (def) throw new ConfigError(`${dup}.  Only one default mapping is allowed (${option} ${quote(def.value)}, then ${option} ${quote(value)})`);
       def = { out: to, value };
     } else {
       const earlier = by.get(from);
       if (earlier !== undefined) {
-        throw new ConfigError(`${option} ${quote(value)}: ${what} ${quote(from)} is already mapped (by ${option} ${quote(earlier)})`);
+        throw new ConfigError(
+          `${dup}.  Duplicate mappings specified for ${what} ${quote(from)} (${option} ${quote(earlier)}, then ${option} ${quote(value)})`,
+        );
       }
       specific.set(from, to);
       by.set(from, value);
@@ -83,7 +87,9 @@ function parseMacs(values: string[]): NetworkMap['macs'] {
     checkName(out, '--mac', value);
     const mac = macText.toLowerCase();
     const earlier = by.get(mac);
-    if (earlier !== undefined) throw new ConfigError(`--mac ${quote(value)}: MAC ${mac} is already mapped (by --mac ${quote(earlier)})`);
+    if (earlier !== undefined) {
+      throw new ConfigError(`duplicate --mac parameter.  Duplicate mappings specified for MAC address ${mac} (--mac ${quote(earlier)}, then --mac ${quote(value)})`);
+    }
     macs.set(mac, { vnetType: kind, vnet: out });
     by.set(mac, value);
   }

@@ -12,7 +12,8 @@ import path from 'node:path';
 import { InputError } from '../../../errors.js';
 import { errnoText } from '../../../util/errno.js';
 import type { SourceGuest } from '../source.js';
-import { checkNoControl, parseDisks } from './disks.js';
+import { checkNoControl, parseDisks, type VolumeLookup } from './disks.js';
+import { hardwareOf } from './hardware.js';
 import { parseNics } from './nics.js';
 import { loadXml, quote, type Fail, type XmlElement } from './xml.js';
 import { NOT_UTF8, isCleanText, showText } from '../../../util/text.js';
@@ -83,8 +84,8 @@ function vcpus(domain: XmlElement, fail: Fail): number {
 
 /**
  * UEFI when <os firmware='efi'>, or a <loader> of type pflash or from
- * OVMF/edk2; BIOS otherwise, libvirt's default on x86. An unknown
- * firmware= value is 'unknown' (virt-v2v's reading).
+ * OVMF/edk2; BIOS with <os firmware='bios'>. Otherwise 'unknown', as
+ * virt-v2v reads it: conversion decides from what is on the disk.
  */
 function firmware(domain: XmlElement): SourceGuest['firmware'] {
   const os = domain.child('os');
@@ -94,7 +95,7 @@ function firmware(domain: XmlElement): SourceGuest['firmware'] {
   if (fw !== undefined) return 'unknown';
   const loader = os?.child('loader');
   if (loader && (loader.attr('type') === 'pflash' || /ovmf|edk2/i.test(loader.text()))) return 'uefi';
-  return 'bios';
+  return 'unknown';
 }
 
 /** The libosinfo id in <metadata> (virt-manager, virt-install write it), whatever its prefix. */
@@ -110,8 +111,14 @@ function osHint(domain: XmlElement, fail: Fail): string | undefined {
   return undefined;
 }
 
+/** Where relative disk paths are anchored (default: `file`'s directory; '' refuses them), and -i libvirt's volumes. */
+export interface ParseOptions {
+  dir?: string;
+  volumes?: VolumeLookup;
+}
+
 /** Parse a libvirt domain XML (pure: reads no file). `file` prefixes errors and anchors relative paths. */
-export function parseLibvirtXml(text: string, file: string): SourceGuest {
+export function parseLibvirtXml(text: string, file: string, o: ParseOptions = {}): SourceGuest {
   const fail: Fail = (message) => {
     throw libvirtXmlError(file, message);
   };
@@ -123,10 +130,11 @@ export function parseLibvirtXml(text: string, file: string): SourceGuest {
   // A U+FFFD (or a lone surrogate from a character reference) would name files after other bytes.
   if (!isCleanText(name)) return fail(`<name> ${showText(name)}: ${NOT_UTF8}`);
   const devices = domain.child('devices');
-  const { disks, removables } = parseDisks(devices, path.dirname(file), fail);
+  const { disks, removables } = parseDisks(devices, o.dir ?? path.dirname(file), fail, o.volumes);
   if (disks.length === 0) return fail("the guest has no disks (<disk device='disk'>)");
   const hint = osHint(domain, fail);
   return {
+    ...hardwareOf(domain),
     name,
     memory: memory(domain, fail),
     vcpus: vcpus(domain, fail),

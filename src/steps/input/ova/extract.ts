@@ -1,12 +1,15 @@
-// Unpack a gzip-compressed OVA (the whole .ova gzipped, as virt-v2v accepts
-// it) into a directory, which is then read like an unpacked OVA. qemu cannot
-// read a byte range of compressed data, so virt-v2v extracts such archives
-// too (`zcat | tar -xf -`); here the tar stream is read by our own header
+// Unpack a gzip- or xz-compressed OVA (the whole .ova compressed, as
+// virt-v2v accepts it) into a directory, which is then read like an unpacked
+// OVA. qemu cannot read a byte range of compressed data, so virt-v2v extracts
+// such archives too (`zcat | tar -xf -`, `xz -dc | tar -xf -`); gzip is
+// decompressed by zlib, xz by `xz -dc` (xz-utils); the tar stream is read by our own header
 // parser, so names are checked before anything is written and only regular
 // files and directories are created: links, devices and fifos never are.
 import { mkdir, open, readdir } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { EngineError } from '../../../errors.js';
@@ -135,8 +138,40 @@ function unpackError(err: unknown, ova: string, intoDir: string): unknown {
   return ovaError([ova, errnoText(err)], err);
 }
 
+/** `xz -dc OVA`: its output; `done` rejects with xz's own words if it failed (not if we stopped it). */
+function xzDecompress(ova: string): { stdout: Readable; stop(): void; done: Promise<void> } {
+  const child = spawn('xz', ['-dc', '--', ova], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stopped = false;
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(0, 4096)));
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', (err) => reject(ovaError([ova, `xz: ${errnoText(err)} (is xz-utils installed?)`], err)));
+    child.on('close', (code, sig) => {
+      if (code === 0 || (sig !== null && stopped)) resolve();
+      else reject(ovaError([ova, `xz -dc: ${stderr.trim().split('\n')[0] || (sig ? `killed by ${sig}` : `exit status ${code}`)}`]));
+    });
+  });
+  done.catch(() => {}); // awaited by the caller
+  return { stdout: child.stdout, stop: () => ((stopped = true), child.kill()), done };
+}
+
+/** The tar stream of an xz-compressed OVA into `dir`; xz's own error wins over the truncated tar it leaves. */
+async function unxzInto(ova: string, dir: string, signal?: AbortSignal): Promise<void> {
+  const xz = xzDecompress(ova);
+  try {
+    await pipeline(xz.stdout, async (source: AsyncIterable<Buffer>) => untar(new ChunkReader(source[Symbol.asyncIterator]()), dir, ova, signal), {
+      ...(signal ? { signal } : {}),
+    });
+  } catch (err) {
+    xz.stop();
+    await xz.done;
+    throw err;
+  }
+  await xz.done;
+}
+
 /**
- * Decompress the gzip-compressed OVA `ova` and unpack its tar into
+ * Decompress the gzip- or xz-compressed OVA `ova` and unpack its tar into
  * `intoDir` (created if missing; it must be empty). Returns the absolute
  * path of `intoDir`. Rejects with InputError (bad gzip or tar, a refused
  * member) or AbortError; what was unpacked before is left for the caller
@@ -145,13 +180,14 @@ function unpackError(err: unknown, ova: string, intoDir: string): unknown {
  * XXX: there is no limit on the unpacked size other than the disk's: a
  * small .ova may unpack to a very large directory, as with virt-v2v.
  */
-export async function extractCompressedOva(ova: string, intoDir: string, signal?: AbortSignal): Promise<string> {
+export async function extractCompressedOva(ova: string, intoDir: string, signal?: AbortSignal, compression: 'gzip' | 'xz' = 'gzip'): Promise<string> {
   const dir = path.resolve(intoDir);
   throwIfAborted(signal);
   try {
     await mkdir(dir, { recursive: true });
     if ((await readdir(dir)).length > 0) throw ovaError([ova, `cannot unpack into ${dir}: the directory is not empty`]);
-    await pipeline(
+    if (compression === 'xz') await unxzInto(ova, dir, signal);
+    else await pipeline(
       createReadStream(ova),
       createGunzip(),
       async (source: AsyncIterable<Buffer>) => untar(new ChunkReader(source[Symbol.asyncIterator]()), dir, ova, signal),

@@ -1,5 +1,7 @@
 // How the OVA reader fails: an InputError of the input step whose message is
-// one line, "<ova>: <member>: <why>". Member names, OVF values and even the
+// one line, "<ova>: <member>: <why>"; a checksum that does not match leads
+// with virt-v2v's words, "-i ova: corrupt OVA: ..." (scripts grep
+// "error: -i ova: corrupt OVA"). Member names, OVF values and even the
 // .ova path come from outside and may hold newlines or terminal escapes, so
 // every control character in the message is written as \xNN.
 import { AbortError, InputError } from '../../../errors.js';

@@ -1,9 +1,10 @@
 // The metadata side of `-i ova FILE` (virt-v2v 2.x's input_ova.ml and
-// OVA.ml): FILE is an OVA (an uncompressed tar, or a gzip-compressed one that
-// we unpack) or a directory holding an unpacked OVA. We find its one .ovf,
-// read the guest from it, check the disks against every manifest and say
-// where each disk's bytes are; opening the disks (qemu-img info, overlays,
-// decompressing gzip members, comparing capacities) is the caller's job.
+// OVA.ml): FILE is an OVA (an uncompressed tar; a gzip- or xz-compressed tar
+// or a zip file, which we unpack) or a directory holding an unpacked OVA. We
+// find its one .ovf, read the guest from it, check the disks against every
+// manifest and say where each disk's bytes are and how to open them
+// (format.ts); opening the disks (qemu-img info, overlays, decompressing
+// gzip members, comparing capacities) is the caller's job.
 //
 // An uncompressed tar's disks stay in place: SourceDisk.location is the .ova
 // and tarRange the member's bytes (virt-v2v's "tar optimisation"). What a
@@ -15,18 +16,23 @@ import type { SourceDisk, SourceGuest } from '../source.js';
 import { checkedPath, lookup, openDirectoryArchive, openTarArchive, readHead, readSmallFile, type ArchiveFile, type OvaArchive } from './archive.js';
 import { checkMember } from './chain.js';
 import { extractCompressedOva } from './extract.js';
+import { chooseFormat, diskHead } from './format.js';
 import { errnoText, ovaError, throwIfAborted } from './fail.js';
 import { verifyManifest } from './manifest.js';
 import { MAX_OVF_SIZE, decodeOvf, parseOvf, type OvfDisk } from './ovf.js';
 import { checkName } from './tar.js';
+import { extractZipOva } from './zip.js';
 
 export interface ReadOvaOptions {
   signal?: AbortSignal;
   /**
-   * Where to unpack a gzip-compressed OVA (created if missing, must be
-   * empty; the caller removes it). Without it such an OVA is refused.
+   * Where to unpack a gzip- or xz-compressed OVA or a zip file (created if
+   * missing, must be empty; the caller removes it). Without it such an OVA
+   * is refused.
    */
   extractDir?: string;
+  /** What the user should hear about (a manifest line we could not parse, an OVF format set aside). */
+  warn?: (message: string) => void;
 }
 
 type Sniffed = 'gzip' | 'xz' | 'zip' | 'other';
@@ -50,6 +56,15 @@ async function sniff(file: string): Promise<Sniffed> {
   return 'other';
 }
 
+/** Whether FILE is an OVA that readOva unpacks (gzip, xz, zip): the caller then gives it an extractDir. */
+export async function needsUnpacking(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).isFile() && (await sniff(file)) !== 'other';
+  } catch {
+    return false; // readOva will name the problem
+  }
+}
+
 async function openOva(file: string, opts: ReadOvaOptions): Promise<OvaArchive> {
   let st;
   try {
@@ -59,19 +74,12 @@ async function openOva(file: string, opts: ReadOvaOptions): Promise<OvaArchive> 
   }
   if (st.isDirectory()) return openDirectoryArchive(file, file, opts.signal);
   if (!st.isFile()) throw ovaError([file, 'not a regular file or directory']);
-  switch (await sniff(file)) {
-    case 'gzip': {
-      if (opts.extractDir === undefined) throw ovaError([file, 'gzip-compressed OVA: no directory was given to unpack it into']);
-      const dir = await extractCompressedOva(file, opts.extractDir, opts.signal);
-      return openDirectoryArchive(dir, file, opts.signal);
-    }
-    case 'xz':
-      throw ovaError([file, 'xz-compressed OVA: not supported (decompress it with xz -d first)']);
-    case 'zip':
-      throw ovaError([file, 'zip file: not supported (unzip it into a directory and give the directory)']);
-    default:
-      return openTarArchive(file, file, opts.signal);
-  }
+  const kind = await sniff(file);
+  if (kind === 'other') return openTarArchive(file, file, opts.signal);
+  const what = kind === 'zip' ? 'zip file' : `${kind}-compressed OVA`;
+  if (opts.extractDir === undefined) throw ovaError([file, `${what}: no directory was given to unpack it into`]);
+  const dir = kind === 'zip' ? await extractZipOva(file, opts.extractDir, opts.signal) : await extractCompressedOva(file, opts.extractDir, opts.signal, kind);
+  return openDirectoryArchive(dir, file, opts.signal);
 }
 
 /** The archive's one .ovf (at any depth, as virt-v2v looks for it). */
@@ -98,21 +106,25 @@ function diskFile(a: OvaArchive, ovfDir: string, href: string): { name: string; 
   throw ovaError([a.label, name, 'the OVF names this disk but it is not in the OVA']);
 }
 
-async function sourceDisk(a: OvaArchive, ovfDir: string, d: OvfDisk): Promise<SourceDisk> {
+async function sourceDisk(a: OvaArchive, ovfDir: string, d: OvfDisk, warn: (m: string) => void): Promise<SourceDisk> {
   const { name, file } = diskFile(a, ovfDir, d.href);
   const head = await readHead(a, name, file, 2);
   const gzip = head[0] === 0x1f && head[1] === 0x8b;
   if ((d.compressed || /\.gz$/i.test(name)) && !gzip) throw ovaError([a.label, name, 'declared gzip-compressed but is not']);
+  const chosen = chooseFormat(d.format, await diskHead(a, name, file, gzip), `${a.label}: ${name}`);
+  if (chosen.warning) warn(chosen.warning);
   const disk: SourceDisk =
     a.kind === 'tar'
       ? { location: file.path, tarRange: { offset: file.offset, size: file.size }, bus: d.bus }
       : { location: await checkedPath(a, name, file), bus: d.bus };
   // What the disk names besides itself must be inside the OVA (a gzip
   // member's is checked once decompressed, serve.ts).
-  const checked = gzip ? { format: d.format } : await checkMember(a, name, file, d.format);
+  const checked = gzip ? { format: chosen.format } : await checkMember(a, name, file, chosen.format);
   if (checked.format) disk.format = checked.format;
   if (checked.image) disk.image = checked.image;
-  if (d.capacity !== undefined) disk.capacity = d.capacity;
+  // virt-v2v never checks the OVF's capacity: one that differs is a warning
+  // (step.ts), and the disk is copied at its own size.
+  if (d.capacity !== undefined) disk.statedCapacity = { bytes: d.capacity, where: `${a.label}: ${name}` };
   if (gzip) disk.compressed = 'gzip';
   return disk;
 }
@@ -131,6 +143,7 @@ function nameFromFile(file: string): string {
  */
 export async function readOva(file: string, opts: ReadOvaOptions = {}): Promise<SourceGuest> {
   const { signal } = opts;
+  const warn = opts.warn ?? (() => {});
   throwIfAborted(signal);
   const a = await openOva(file, opts);
   const ovfName = theOvf(a);
@@ -141,10 +154,13 @@ export async function readOva(file: string, opts: ReadOvaOptions = {}): Promise<
   const disks: SourceDisk[] = [];
   for (const d of guest.disks) {
     throwIfAborted(signal);
-    disks.push(await sourceDisk(a, ovfDir, d));
+    disks.push(await sourceDisk(a, ovfDir, d, warn));
   }
-  for (const mf of [...a.entries.keys()].filter((n) => /\.mf$/i.test(n))) await verifyManifest(a, mf, signal);
+  for (const mf of [...a.entries.keys()].filter((n) => /\.mf$/i.test(n))) await verifyManifest(a, mf, signal, warn);
   return {
+    // virt-v2v's OVA source: VMware's, with no genid, features, display or sound.
+    hypervisor: 'vmware',
+    ...(guest.cpuTopology ? { cpuTopology: guest.cpuTopology } : {}),
     name: guest.name ?? nameFromFile(file),
     memory: guest.memory,
     vcpus: guest.vcpus,

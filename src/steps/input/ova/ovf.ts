@@ -9,6 +9,7 @@
 // (or none, or other prefixes) to the same DMTF/VMware namespaces, and no
 // two element names we read collide once prefixes are gone.
 import { XMLParser } from 'fast-xml-parser';
+import type { CpuTopologyIn } from '../../../metadata/source-info.js';
 import type { SourceBus, SourceNic, SourceRemovable } from '../source.js';
 import { ovaError } from './fail.js';
 import { NOT_UTF8, isCleanText, showText } from '../../../util/text.js';
@@ -33,6 +34,8 @@ export interface OvfGuest {
   name?: string;
   memory: number;
   vcpus: number;
+  /** From the CPU item's vmw:CoresPerSocket (one thread per core), as virt-v2v reads it. */
+  cpuTopology?: CpuTopologyIn;
   firmware: 'bios' | 'uefi' | 'unknown';
   disks: OvfDisk[];
   removables: SourceRemovable[];
@@ -240,10 +243,14 @@ function parseDisks(items: XNode[], ctl: Map<string, Controller>, env: XNode, la
 }
 
 function parseRemovables(items: XNode[], ctl: Map<string, Controller>, label: string): SourceRemovable[] {
-  return itemsOf(items, label, RT.floppy, RT.cdrom, RT.dvd).map((it) => ({
-    kind: whole(text(it, 'ResourceType'), label, 'ResourceType') === RT.floppy ? 'floppy' : 'cdrom',
-    bus: ctl.get(text(it, 'Parent') ?? '')?.bus ?? 'unknown',
-  }));
+  return itemsOf(items, label, RT.floppy, RT.cdrom, RT.dvd).map((it) => {
+    const slot = whole(text(it, 'AddressOnParent'), label, 'AddressOnParent');
+    return {
+      kind: whole(text(it, 'ResourceType'), label, 'ResourceType') === RT.floppy ? 'floppy' : 'cdrom',
+      bus: ctl.get(text(it, 'Parent') ?? '')?.bus ?? 'unknown',
+      ...(slot !== undefined ? { slot } : {}),
+    };
+  });
 }
 
 /** aa:bb:cc:dd:ee:ff (also from '-' separators), else undefined. */
@@ -303,6 +310,9 @@ export function parseOvf(xml: string, label: string): OvfGuest {
   const memory = memQuantity ? bytes(memQuantity, text(memItem, 'AllocationUnits'), 2 ** 20, label, 'memory') : DEFAULT_MEMORY;
   const [cpuItem] = itemsOf(items, label, RT.cpu);
   const vcpus = whole(text(cpuItem, 'VirtualQuantity'), label, 'vCPU count') || 1;
+  // virt-v2v ignores a CoresPerSocket that is 0 or more than the vCPUs (with a warning).
+  const coresPerSocket = Number(text(cpuItem, 'CoresPerSocket') ?? '0');
+  const sockets = Number.isSafeInteger(coresPerSocket) && coresPerSocket > 0 ? Math.floor(vcpus / coresPerSocket) : 0;
   const os = child(vs, 'OperatingSystemSection');
   const osHint = text(os, 'Description') ?? attr(os, 'osType');
   const name = text(vs, 'Name') || attr(vs, 'id');
@@ -312,6 +322,7 @@ export function parseOvf(xml: string, label: string): OvfGuest {
     ...(name ? { name } : {}),
     memory,
     vcpus,
+    ...(sockets > 0 ? { cpuTopology: { sockets, cores: coresPerSocket, threads: 1 } } : {}),
     firmware: parseFirmware(vhs, label),
     disks: parseDisks(items, ctl, env, label),
     removables: parseRemovables(items, ctl, label),

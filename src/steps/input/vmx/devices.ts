@@ -48,6 +48,8 @@ export interface VmxRemovable {
   slot: string;
   kind: 'cdrom' | 'floppy';
   bus: SourceBus;
+  /** Its slot as virt-v2v counts it: an IDE drive's controller * 2 + unit; none on other buses. */
+  driveSlot?: number;
   fileName?: string;
   key?: string;
   line?: number;
@@ -119,7 +121,7 @@ function diskOf(v: VmxValues, s: Slot): VmxDisk {
 }
 
 function cdromOf(v: VmxValues, s: Slot, type: string): VmxRemovable {
-  const r: VmxRemovable = { slot: s.name, kind: 'cdrom', bus: s.bus };
+  const r: VmxRemovable = { slot: s.name, kind: 'cdrom', bus: s.bus, ...(s.bus === 'ide' ? { driveSlot: s.controller * 2 + s.unit } : {}) };
   const e = v.get(`${s.name}.fileName`);
   const fileName = v.text(`${s.name}.fileName`);
   // cdrom-raw and atapi-cdrom name a host device ("auto detect", "/dev/sr0").

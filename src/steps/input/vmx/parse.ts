@@ -14,11 +14,13 @@
 //   conversion decides from what is on the disk;
 // - osHint: guestOS.
 import path from 'node:path';
+import type { SourceInfo } from '../../../metadata/source-info.js';
 import type { SourceDisk, SourceGuest, SourceNic, SourceRemovable } from '../source.js';
 import { floppies, storage, type VmxDisk, type VmxRemovable } from './devices.js';
 import { resolveDisk } from './disks.js';
 import { at, show, vmxError } from './fail.js';
 import { openRegular, resolveInside, type Fail, type Scope } from './files.js';
+import { hardwareOf } from './hardware.js';
 import { nics } from './nics.js';
 import { readVmxFile, scopeOf } from './read.js';
 import { parseLines, type VmxEntries } from './syntax.js';
@@ -48,6 +50,8 @@ export interface ParsedVmx {
   disks: VmxDisk[];
   removables: VmxRemovable[];
   nics: SourceNic[];
+  /** Hypervisor (vmware), genid, CPU topology, sound (hardware.ts). */
+  info: SourceInfo;
   /** What was ignored or assumed, for the log (readVmx prefixes the file). */
   warnings: string[];
 }
@@ -81,12 +85,14 @@ export function parseVmxText(text: string, vmxPath: string): ParsedVmx {
   if (displayName === undefined || displayName.trim() === '') warnings.push('no displayName: the guest is named after the file');
   else if (!isCleanText(displayName)) throw vmxError(vmxPath, `${at(v.get('displayName')?.line)}displayName ${showText(displayName)}: ${NOT_UTF8}`);
   const memsize = v.int('memSize', 1, MAX_MEMSIZE) ?? DEFAULT_MEMSIZE;
+  const vcpus = v.int('numvcpus', 1, MAX_VCPUS) ?? 1;
   const parsed: ParsedVmx = {
     entries,
     name: displayName?.trim() ? displayName : nameFromFile(vmxPath),
     memory: memsize * MiB,
-    vcpus: v.int('numvcpus', 1, MAX_VCPUS) ?? 1,
+    vcpus,
     firmware: firmware(v, warnings),
+    info: hardwareOf(v, vcpus, warnings),
     disks: [],
     removables: [],
     nics: nics(v),
@@ -109,7 +115,7 @@ export function parseVmxText(text: string, vmxPath: string): ParsedVmx {
  * virt-v2v does not carry removable media over at all.
  */
 async function resolveRemovable(r: VmxRemovable, scope: Scope, warn: (m: string) => void): Promise<SourceRemovable> {
-  const out: SourceRemovable = { kind: r.kind, bus: r.bus };
+  const out: SourceRemovable = { kind: r.kind, bus: r.bus, ...(r.driveSlot !== undefined ? { slot: r.driveSlot } : {}) };
   if (r.fileName === undefined) return out;
   const fail: Fail = (why) => vmxError(scope.vmx, `${at(r.line)}${r.key}: ${why}`);
   try {
@@ -124,7 +130,7 @@ async function resolveRemovable(r: VmxRemovable, scope: Scope, warn: (m: string)
 
 /** The SourceGuest of a parsed .vmx, once its disks and removables are resolved. */
 export function guestOf(parsed: ParsedVmx, disks: SourceDisk[], removables: SourceRemovable[]): SourceGuest {
-  const guest: SourceGuest = { name: parsed.name, memory: parsed.memory, vcpus: parsed.vcpus, firmware: parsed.firmware, disks, removables, nics: parsed.nics };
+  const guest: SourceGuest = { ...parsed.info, name: parsed.name, memory: parsed.memory, vcpus: parsed.vcpus, firmware: parsed.firmware, disks, removables, nics: parsed.nics };
   if (parsed.osHint !== undefined) guest.osHint = parsed.osHint;
   return guest;
 }

@@ -53,7 +53,7 @@ export async function readVmxOverSsh(uri: string, opts: ReadVmxSshOptions = {}):
   const guest = guestOf(
     parsed,
     disks,
-    parsed.removables.map((r) => ({ kind: r.kind, bus: r.bus })),
+    parsed.removables.map((r) => ({ kind: r.kind, bus: r.bus, ...(r.driveSlot !== undefined ? { slot: r.driveSlot } : {}) })),
   );
   return guest;
 }

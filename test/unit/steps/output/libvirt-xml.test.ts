@@ -1,9 +1,53 @@
-// The output's libvirt XML as virt-v2v writes it (issue 10): the arch is
-// virt-v2v's kvm_arch, so a 32-bit x86 guest gets x86_64.
+// The output's libvirt XML as virt-v2v 2.2 writes it (issue 10): the arch is
+// virt-v2v's kvm_arch, so a 32-bit x86 guest gets x86_64; the comment is
+// inside <domain>; <features> before <os>, no <boot>; only <console
+// type='pty'/>; and the source's CD-ROM and floppy drives are kept, empty,
+// where target_bus_assignment.ml puts them (the disks as virt-v2v's
+// test-v2v-cdrom.expected and test-v2v-floppy.expected show them).
 import { describe, expect, it } from 'vitest';
+import type { MetadataOut } from '../../../../src/metadata/schema.js';
 import { guestArch, libvirtXml } from '../../../../src/steps/output/libvirt-xml.js';
+import { removableArgs } from '../../../../src/steps/output/qemu-script.js';
 
 const os = (arch: string) => ({ type: 'linux', distro: 'fedora', major: 14, minor: 0, arch, product: 'Fedora 14', osinfo: 'fedora14' });
+
+const meta = (over: Partial<MetadataOut> = {}): MetadataOut => ({
+  version: 1,
+  kind: 'v2v-metadata-out',
+  name: 'f14',
+  converted: true,
+  os: os('x86_64'),
+  firmware: 'bios',
+  machine: 'q35',
+  memory: 1 << 30,
+  vcpus: 1,
+  diskBus: 'virtio',
+  nicModel: 'virtio',
+  disks: [{ index: 0, size: 1 << 20 }],
+  nics: [],
+  removables: [],
+  ...over,
+});
+
+const DISK = [{ index: 0, path: '/out/f14-sda', format: 'raw' as const }];
+
+/** The <disk> elements without <source file>, as the virt-v2v test scripts cut them out. */
+function disks(xml: string): string {
+  const out: string[] = [];
+  let inDisk = false;
+  for (const line of xml.split('\n')) {
+    if (line.includes('<disk ')) inDisk = true;
+    if (inDisk && !line.includes('<source file')) out.push(line);
+    if (line.includes('</disk>')) inDisk = false;
+  }
+  return `${out.join('\n')}\n`;
+}
+
+const VDA = `    <disk type='file' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+`;
 
 describe('output libvirt XML', () => {
   it("arch: i386 ... i686, x86_64 and unknown guests run as x86_64, as virt-v2v's kvm_arch", () => {
@@ -13,26 +57,87 @@ describe('output libvirt XML', () => {
   });
 
   it("a converted i686 guest's NAME.xml says arch='x86_64'", () => {
-    const xml = libvirtXml(
-      {
-        version: 1,
-        kind: 'v2v-metadata-out',
-        name: 'f14',
-        converted: true,
-        os: os('i686'),
-        firmware: 'bios',
-        machine: 'q35',
-        memory: 1 << 30,
-        vcpus: 1,
-        diskBus: 'virtio',
-        nicModel: 'virtio',
-        disks: [{ index: 0, size: 1 << 20 }],
-        nics: [],
-      },
-      'f14',
-      [{ index: 0, path: '/out/f14-sda', format: 'raw' }],
-    );
+    const xml = libvirtXml(meta({ os: os('i686') }), 'f14', DISK);
     expect(xml).toMatch(/<type arch='x86_64'[^>]*>hvm<\/type>/);
     expect(xml).not.toContain('i686');
+  });
+
+  it('a CD-ROM on IDE slot 2 (hdc) becomes an empty sdc on SATA (test-v2v-cdrom.expected)', () => {
+    const xml = libvirtXml(meta({ removables: [{ kind: 'cdrom', bus: 'ide', slot: 2 }] }), 'w', DISK);
+    expect(disks(xml)).toBe(
+      `${VDA}    <disk device='cdrom' type='file'>
+      <driver name='qemu' type='raw'/>
+      <target dev='sdc' bus='sata'/>
+    </disk>
+`,
+    );
+    // The free slots before it are comments, as virt-v2v writes them.
+    expect(xml).toContain('    <!-- sata slot 0 is empty -->\n    <!-- sata slot 1 is empty -->\n    <disk device=\'cdrom\'');
+  });
+
+  it('a floppy becomes an empty fda with no bus (test-v2v-floppy.expected)', () => {
+    const xml = libvirtXml(meta({ removables: [{ kind: 'floppy', slot: 0 }] }), 'w', DISK);
+    expect(disks(xml)).toBe(
+      `${VDA}    <disk device='floppy' type='file'>
+      <driver name='qemu' type='raw'/>
+      <target dev='fda'/>
+    </disk>
+`,
+    );
+  });
+
+  it('removables: a slot taken by a disk moves on; no slot is the first free one; SATA and SCSI CD-ROMs go to SCSI', () => {
+    const xml = libvirtXml(
+      meta({
+        diskBus: 'sata',
+        removables: [
+          { kind: 'cdrom', bus: 'ide' },
+          { kind: 'cdrom', bus: 'ide', slot: 0 },
+          { kind: 'cdrom', bus: 'sata', slot: 1 },
+        ],
+      }),
+      'w',
+      DISK,
+    );
+    const targets = [...xml.matchAll(/<target dev='(\w+)' bus='(\w+)'\/>/g)].map((m) => `${m[1]}:${m[2]}`);
+    expect(targets).toEqual(['sda:sata', 'sdb:sata', 'sdc:sata', 'sdb:scsi']);
+    expect(xml).toContain('<!-- scsi slot 0 is empty -->');
+  });
+
+  it("the comment is inside <domain>; <features> before <os> and no <boot>; only <console type='pty'/>", () => {
+    const xml = libvirtXml(meta({ nics: [{ mac: '52:54:00:01:02:03', vnet: 'default', vnetType: 'network' }] }), 'f14', DISK);
+    const lines = xml.split('\n');
+    expect(lines.slice(0, 4)).toEqual(["<?xml version='1.0' encoding='utf-8'?>", "<domain type='kvm'>", '  <!-- generated by v2v-engine -->', '  <name>f14</name>']);
+    const top = lines.filter((l) => /^ {2}<\w/.test(l)).map((l) => /^ {2}<([\w:]+)/.exec(l)![1]);
+    expect(top).toEqual(['name', 'metadata', 'memory', 'currentMemory', 'vcpu', 'features', 'os', 'on_poweroff', 'on_reboot', 'on_crash', 'devices']);
+    expect(xml).toContain("  <features>\n    <acpi/>\n    <apic/>\n  </features>\n  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n  </os>\n");
+    expect(xml).not.toContain('<boot');
+    expect(xml).not.toContain('<serial');
+    expect(xml).toContain("    <input type='mouse' bus='ps2'/>\n    <console type='pty'/>\n    <controller type='virtio-serial' model='virtio'/>\n");
+    // <interface>: source, model, then mac (virt-v2v appends the mac).
+    expect(xml).toContain(
+      "    <interface type='network'>\n      <source network='default'/>\n      <model type='virtio'/>\n      <mac address='52:54:00:01:02:03'/>\n    </interface>\n",
+    );
+    const dev = lines.slice(lines.indexOf('  <devices>')).filter((l) => /^ {4}<\w/.test(l)).map((l) => /^ {4}<(\w+)/.exec(l)![1]);
+    expect(dev).toEqual(['disk', 'interface', 'video', 'graphics', 'rng', 'memballoon', 'input', 'input', 'console', 'controller', 'channel']);
+  });
+
+  it("the source's sound card is kept after <graphics>, as virt-v2v (test-v2v-sound.sh greps sound model=.ich9)", () => {
+    const xml = libvirtXml(meta({ sound: 'ich9' }), 'w', DISK);
+    expect(xml).toContain("    <graphics type='vnc' autoport='yes'/>\n    <sound model='ich9'/>\n    <rng model='virtio'>");
+    expect(libvirtXml(meta(), 'w', DISK)).not.toContain('<sound');
+  });
+
+  it('-o qemu: the removables as output_qemu.ml adds them', () => {
+    const args = removableArgs(meta({ removables: [{ kind: 'cdrom', bus: 'ide', slot: 2 }, { kind: 'floppy' }, { kind: 'cdrom', bus: 'scsi' }] }));
+    expect(args).toEqual([
+      ['-drive', 'if=ide,index=2,media=cdrom'],
+      ['-device', 'virtio-scsi-pci,id=scsi0'],
+      ['-drive', 'if=none,id=drive-scsi-0,media=cdrom'],
+      ['-device', 'scsi-cd,bus=scsi0.0,lun=0,drive=drive-scsi-0'],
+      ['-device', 'isa-fdc,id=floppy-bus'],
+      ['-drive', 'if=none,id=drive-floppy-0,media=disk'],
+      ['-device', 'floppy,bus=floppy-bus.0,unit=0,drive=drive-floppy-0'],
+    ]);
   });
 });

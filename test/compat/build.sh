@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Build the data virt-v2v's test scripts need (what virt-v2v's configure and
+# Makefiles do for `make check`), under .cache/compat/tree: the phony Windows
+# and Fedora guests, blank disks, windows.vmdk, fake-virtio-win.iso, and the
+# generated functions.sh and libvirt XML. Idempotent: each image is built once
+# (rm -rf .cache/compat/tree to rebuild); a stamp skips everything when the
+# vendored files and this script have not changed. libguestfs runs on TCG
+# unless LIBGUESTFS_BACKEND_SETTINGS says otherwise.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+# One build at a time (run.sh runs this first).
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.build.lock"
+flock 9
+
+stamp=$TREE/.stamp
+want=$( (cd "$COMPAT_SRC" && find virt-v2v build.sh lib.sh -type f -print0 | sort -z | xargs -0 sha256sum) | sha256sum | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  echo "compat: build: $TREE is up to date"
+  exit 0
+fi
+
+mkdir -p "$TREE/tests" "$LIBGUESTFS_TMPDIR"
+cp -a "$VENDOR/test-data" "$TREE/"
+TD=$TREE/test-data
+log() { echo "compat: build: $*"; }
+# make_once OUT CMD...: run CMD (in the current dir) unless OUT exists.
+make_once() {
+  local out=$1; shift
+  if [ -e "$out" ]; then return 0; fi
+  log "$out"; local t0=$SECONDS
+  "$@"
+  [ -e "$out" ] || { echo "compat: build: $* did not make $out" >&2; exit 1; }
+  log "$out done in $((SECONDS - t0)) s"
+}
+
+# test-data/blank-disks/Makefile.am
+mkdir -p "$TD/blank-disks" && cd "$TD/blank-disks"
+for size in 1s:512 1K:1K 1M:1M; do
+  make_once "blank-disk-${size%%:*}.raw" qemu-img create -q -f raw "blank-disk-${size%%:*}.raw" "${size#*:}"
+  make_once "blank-disk-${size%%:*}.qcow2" qemu-img create -q -f qcow2 -o preallocation=metadata "blank-disk-${size%%:*}.qcow2" "${size#*:}"
+done
+make_once blank-disk-with-backing.qcow2 qemu-img create -q -f qcow2 -b blank-disk-1M.raw -F raw blank-disk-with-backing.qcow2
+
+# test-data/fake-virtio-win/Makefile.am
+cd "$TD/fake-virtio-win"
+MKISOFS=$(first_prog xorrisofs genisoimage mkisofs)
+[ "$MKISOFS" != no ] || { echo "compat: build: xorriso or genisoimage must be installed" >&2; exit 1; }
+make_once fake-virtio-win.iso "$MKISOFS" -quiet -J -r -o fake-virtio-win.iso cd
+
+# test-data/phony-guests/Makefile.am: only the images the scripts use.
+cd "$TD/phony-guests"
+export SRCDIR=.
+compat_subst guests.xml.in guests.xml "$TREE" test-data/phony-guests
+hive() { cp minimal-hive "$1.t" && hivexregedit --merge "$1.t" --prefix "HKEY_LOCAL_MACHINE\\$2" "$1.reg" && mv "$1.t" "$1"; }
+make_once windows-software hive windows-software SOFTWARE
+make_once windows-system hive windows-system SYSTEM
+make_once windows.img ./make-windows-img.sh
+make_once blank-disk.img sh -c 'guestfish -N blank-disk.img-t=disk exit && mv blank-disk.img-t blank-disk.img'
+make_once fedora.db sh -c 'xzcat fedora-db.sql.xz | sqlite3 fedora.db.t && mv fedora.db.t fedora.db'
+make_once fedora-static-bin gcc -O2 -static -o fedora-static-bin fedora.c
+make_once fedora.img env LAYOUT=partitions ./make-fedora-img.pl
+make_once fedora-md2.img env LAYOUT=partitions-md ./make-fedora-img.pl
+make_once fedora-btrfs.img env LAYOUT=btrfs ./make-fedora-img.pl
+make_once fedora-luks-on-lvm.img env LAYOUT=luks-on-lvm ./make-fedora-img.pl
+make_once fedora-lvm-on-luks.img env LAYOUT=lvm-on-luks ./make-fedora-img.pl
+
+# tests/Makefile.am: the VMDK some -i ova scripts use (empty if windows.img is).
+cd "$TREE/tests"
+# shellcheck disable=SC2016
+make_once windows.vmdk sh -c 'if [ -s ../test-data/phony-guests/windows.img ]; then
+  qemu-img convert -f raw ../test-data/phony-guests/windows.img -O vmdk windows.vmdk.t && mv windows.vmdk.t windows.vmdk
+else touch windows.vmdk; fi'
+
+echo "$want" > "$stamp"
+log "done: $TREE"
