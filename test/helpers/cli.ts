@@ -44,6 +44,14 @@ export function stderrLines(r: CliResult): string[] {
   return r.stderr.split('\n').filter((l) => l.trim() !== '');
 }
 
+/**
+ * What a run wrote to stderr other than warnings (`v2v: warning: ...`,
+ * virt-v2v-in-place's own among them, as virt-v2v prints them): a good run has none.
+ */
+export function stderrBesidesWarnings(r: CliResult): string[] {
+  return stderrLines(r).filter((l) => !l.startsWith('v2v: warning: '));
+}
+
 /** A refused run: exit 1, nothing on stdout, one "v2v: ..." line on stderr mentioning each of MENTIONS. */
 export function expectOneError(r: CliResult, ...mentions: (string | RegExp)[]): string {
   expect(r.code, r.stderr).toBe(1);
