@@ -77,11 +77,12 @@ export async function readAll(uri: string): Promise<Buffer> {
 }
 
 /** Run a command to completion; reject with its stderr on failure. */
-export function run(argv: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+export function run(argv: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const c = spawn(argv[0]!, argv.slice(1), {
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...opts.env },
+      ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
     });
     let out = '';
     let err = '';

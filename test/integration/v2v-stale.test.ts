@@ -13,7 +13,7 @@ import { describe, expect } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { processesUsing, run, test } from '../helpers/fixtures.js';
 import { alive, has } from '../helpers/tools.js';
-import { SLOW } from '../helpers/slow-job.js';
+import { slowJob } from '../helpers/slow-job.js';
 
 const MiB = 1024 * 1024;
 const needs = !has('nbdkit') || !has('qemu-img') || !has('qemu-nbd') || !has('nbdcopy');
@@ -117,22 +117,10 @@ describe.skipIf(needs)('v2v cleanup --stale', () => {
   });
 
   test('leaves alone what is not a dead job: a live job, a dir handed to a supervisor, a dir not private or not marked, a process not its server', { timeout: 120_000 }, async ({ tmp, nbdkit }) => {
-    const work = path.join(tmp, 'work');
-    const out = path.join(tmp, 'out');
-    await mkdir(work);
-    await mkdir(out);
-    const env = { TMPDIR: work };
-
     // A live job, copying from a slow source.
-    const src = await nbdkit(SLOW, { readonly: true, name: 'slow' });
-    const xml = path.join(tmp, 'slow.xml');
-    await writeFile(
-      xml,
-      `<domain type='kvm'><name>slow</name><memory unit='MiB'>1024</memory><devices>
-  <disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='nbd'><host transport='unix' socket='${src.socket}'/></source><target dev='vda' bus='virtio'/></disk>
-</devices></domain>
-`,
-    );
+    const { work, out, input } = await slowJob(tmp, nbdkit);
+    const xml = input[2]!;
+    const env = { TMPDIR: work };
     // A dir `v2v input` handed over (the process that made it has exited).
     const a = path.join(tmp, 'a.img');
     await run(['nbdcopy', '--', '[', 'nbdkit', 'sparse-random', '16M', 'seed=3', ']', a]);

@@ -4,7 +4,6 @@
 // parse a warning, not an error (test-v2v-i-ova-invalid-manifest*.sh), a
 // bad checksum still refused; an OVF format the disk does not have set
 // aside with a warning, as virt-v2v never uses it.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,18 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseManifest } from '../../../src/steps/input/ova/manifest.js';
 import { readOva, type ReadOvaOptions } from '../../../src/steps/input/ova/ova.js';
 import { listZip } from '../../../src/steps/input/ova/zip.js';
+import { run as runArgv } from '../../helpers/fixtures.js';
 import { has } from '../../helpers/tools.js';
 import { makeZip } from '../../helpers/zip.js';
 
-function run(cmd: string, args: string[], cwd?: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}: ${stderr}`))));
-  });
-}
+/** CMD ARGS in CWD (fixtures' run, output dropped). */
+const run = (cmd: string, args: string[], cwd?: string): Promise<void> => runArgv([cmd, ...args], cwd !== undefined ? { cwd } : {}).then(() => {});
 
 const VMDK_URL = 'http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized';
 

@@ -3,7 +3,6 @@
 // export, read as tar, as a directory and gzip-compressed; then hostile
 // archives and descriptors, each of which must be a one-line InputError
 // starting with the OVA's name.
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, link, mkdir, mkdtemp, open, readFile, readdir, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,19 +15,13 @@ import { parseManifest } from '../../../src/steps/input/ova/manifest.js';
 import { readOva } from '../../../src/steps/input/ova/ova.js';
 import { parseAllocationUnits, parseOvf } from '../../../src/steps/input/ova/ovf.js';
 import { bufferSource, listTar, parseHeader } from '../../../src/steps/input/ova/tar.js';
+import { run as runArgv } from '../../helpers/fixtures.js';
 import { has } from '../../helpers/tools.js';
 
 const MiB = 1024 * 1024;
 
-function run(cmd: string, args: string[], cwd?: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}: ${stderr}`))));
-  });
-}
+/** CMD ARGS in CWD (fixtures' run, output dropped). */
+const run = (cmd: string, args: string[], cwd?: string): Promise<void> => runArgv([cmd, ...args], cwd !== undefined ? { cwd } : {}).then(() => {});
 
 interface OvfParams {
   href1?: string;
