@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { createLogger } from '../../log/logger.js';
 import { stopByPidfile } from '../../process/server-record.js';
 import type { WorkDir } from '../../workdir/workdir.js';
+import { partialOutputs } from '../../workdir/job-record.js';
 import { outputAbort, resumeOutput } from '../output/output.js';
 import { readOutputState } from '../output/state-file.js';
 
@@ -39,10 +40,8 @@ export async function cleanupWorkDir(w: WorkDir, log?: Logger): Promise<void> {
  * along when their thread ended.
  */
 export async function removeUnfinishedOutput(w: WorkDir, log: Logger): Promise<void> {
-  const state = await readOutputState(w).catch(() => undefined);
-  if (state?.state !== 'setup') return;
-  for (const d of state.disks) {
-    await rm(d.partial, { force: true });
-    log.debug({ file: d.partial }, 'removed (left by the output actor)');
+  for (const file of partialOutputs(w.path)) {
+    await rm(file, { force: true });
+    log.debug({ file }, 'removed (left by the output actor)');
   }
 }
