@@ -296,6 +296,7 @@ struct CopyThread {
   void PollOnce();
   bool GetNbdExtents(uint64_t start, uint64_t end);
   void GetFileExtents(uint64_t start, uint64_t end);
+  void AlignExtents(uint64_t start, uint64_t end);
 };
 
 static void SetErr(Req *r, int err, const char *op, const char *msg) {
@@ -407,6 +408,7 @@ bool CopyThread::FetchRange() {
       merged.push_back(e);
   }
   ext.swap(merged);
+  if (c->dstAlign > 1 && ext.size() > 1) AlignExtents(start, end);
   extPos = ext[0].off;
   return true;
 }
@@ -912,6 +914,8 @@ bool Copier::OpenAll() {
     dstCanZero = nbd_can_zero(d0->h) == 1;
     int64_t pref = nbd_get_block_size(d0->h, LIBNBD_SIZE_PREFERRED);
     if (pref > 0) dstPreferred = (uint32_t)pref;
+    int64_t minimum = nbd_get_block_size(d0->h, LIBNBD_SIZE_MINIMUM);
+    if (minimum > 1) dstAlign = (uint32_t)minimum;
     if (cfg.dst.kind != EndpointSpec::NBD_URI || nbd_can_multi_conn(d0->h) != 1) conns = 1;
   } else if (d0->isNull()) {
     dstCanZero = true;
@@ -967,6 +971,7 @@ bool Copier::OpenAll() {
   if (cfg.sparse && dstPreferred > cfg.sparse && dstPreferred <= cfg.requestSize &&
       cfg.requestSize % dstPreferred == 0)
     cfg.sparse = dstPreferred;
+  if (!AlignToTarget()) return false;
   // Zeroes to write where the target cannot zero (calloc'd pages cost
   // nothing until read).
   zeroBuf = static_cast<uint8_t *>(calloc(1, cfg.requestSize));
@@ -983,6 +988,55 @@ bool Copier::OpenAll() {
   }
   connsUsed_ = conns;
   return true;
+}
+
+// A target with a minimum block size (qemu's compress filter: whole
+// clusters, each written once) gets only whole blocks: requests, ranges and
+// sparse blocks become multiples of it, and FetchRange rounds data extents
+// out to it, so every write and zero starts and ends on a block (but the
+// disk's last one, which may be short).
+bool Copier::AlignToTarget() {
+  if (dstAlign <= 1) return true;
+  const uint64_t a = dstAlign;
+  uint64_t req = (cfg.requestSize + a - 1) / a * a;
+  if (req > (32u << 20)) {
+    NbdFailure f = NbdFailure::FromErrno("nbd_get_block_size", EINVAL,
+                                         "the target's minimum block size (" + std::to_string(a) + " bytes) is too large");
+    f.endpoint = cfg.dst.name;
+    Fail(f);
+    return false;
+  }
+  cfg.requestSize = (uint32_t)req;
+  cfg.rangeSize = (cfg.rangeSize + req - 1) / req * req;
+  if (cfg.sparse) {
+    cfg.sparse = (uint32_t)((cfg.sparse + a - 1) / a * a);
+    if (cfg.requestSize % cfg.sparse != 0) cfg.sparse = dstAlign;
+  }
+  return true;
+}
+
+// Round the data extents of [start, end) out to the target's blocks; what is
+// left between them stays zero.
+void CopyThread::AlignExtents(uint64_t start, uint64_t end) {
+  const uint64_t a = c->dstAlign;
+  std::vector<Extent> data, out;
+  for (auto &e : ext) {
+    if (e.zero) continue;
+    uint64_t s = std::max(start, e.off / a * a);
+    uint64_t t = std::min(end, (e.off + e.len + a - 1) / a * a);
+    if (!data.empty() && data.back().off + data.back().len >= s)
+      data.back().len = std::max(data.back().off + data.back().len, t) - data.back().off;
+    else
+      data.push_back({s, t - s, false});
+  }
+  uint64_t pos = start;
+  for (auto &d : data) {
+    if (d.off > pos) out.push_back({pos, d.off - pos, true});
+    out.push_back(d);
+    pos = d.off + d.len;
+  }
+  if (pos < end) out.push_back({pos, end - pos, true});
+  ext.swap(out);
 }
 
 void Copier::Run() {

@@ -76,6 +76,9 @@ class Copier : public Napi::ObjectWrap<Copier> {
   uint64_t size = 0;
   bool dstZero = false, dstCanZero = false, srcExtents = false;
   uint32_t dstPreferred = 0;
+  // The target takes only whole blocks of this many bytes (its NBD minimum
+  // block size: qemu's compress filter says a cluster): see AlignToTarget.
+  uint32_t dstAlign = 1;
   int cancelFd = -1;
   uint8_t *zeroBuf = nullptr;
 
@@ -95,6 +98,7 @@ class Copier : public Napi::ObjectWrap<Copier> {
 
   void Run();  // the controller thread
   bool OpenAll();
+  bool AlignToTarget();
   void Finish();
 
   std::mutex mu_;

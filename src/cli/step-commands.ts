@@ -18,7 +18,7 @@
 import { ConfigError } from '../errors.js';
 import { commandLine } from '../engine/from-args.js';
 import { convertOf } from '../engine/compat-args.js';
-import { checkOoOptions } from '../engine/io-options.js';
+import { parseOoOptions } from '../engine/io-options.js';
 import { parseV2vArgs, type V2vArgs } from '../engine/command-line.js';
 import type { StepApi } from '../engine/step-api.js';
 import type { V2vContext } from './v2v-command.js';
@@ -137,12 +137,13 @@ async function stepOutput(argv: string[], ctx: StepCtx): Promise<void> {
   if (!['local', 'qemu', 'null'].includes(args.outputType)) {
     throw new ConfigError(`output setup: -o ${args.outputType}: output type not supported (supported: -o local, -o qemu, -o null)`);
   }
-  checkOoOptions(args.outputType, args.outputOptions);
+  const oo = parseOoOptions(args.outputType, args.outputOptions);
   const output = {
     type: args.outputType as 'local' | 'qemu' | 'null',
     ...(args.outputStorage ? { storage: args.outputStorage } : {}),
     format: args.outputFormat,
     allocation: args.outputAllocation,
+    ...oo,
     ...(args.outputName ? { name: args.outputName } : {}),
   };
   for (const p of await ctx.steps.outputSetup(dir, output, { signal: ctx.signal })) ctx.out(`${p.source} ${p.target}\n`);

@@ -116,7 +116,7 @@ export function compatQuery(a: V2vArgs, machine: MachineChannel | undefined, out
     return true;
   }
   if (a.outputOptions.includes('?') && (OutputType.options as readonly string[]).includes(a.outputType)) {
-    out(outputOptionsHelp());
+    out(outputOptionsHelp(a.outputType));
     return true;
   }
   return false;

@@ -4,7 +4,7 @@
 // --key), then -io, which each of its input modes refuses before looking
 // at the files; -oo follows once the output is known (outputChecks).
 import type { V2vArgs } from './command-line.js';
-import { checkIoOptions, checkOoOptions } from './io-options.js';
+import { checkIoOptions, parseOoOptions, type OoSettings } from './io-options.js';
 import type { JobOptionsInput } from './options.js';
 import { parseNetworkMap } from '../steps/input/libvirtxml/network-map.js';
 import { isRootChoice, parseKeySelector } from '../steps/convert/options.js';
@@ -32,6 +32,6 @@ export function earlyChecks(a: V2vArgs): Pick<JobOptionsInput, 'convert'> {
 }
 
 /** Once the output is known: -oo (virt-v2v reads it only when it goes on past --print-source). */
-export function outputChecks(a: V2vArgs): void {
-  if (!a.printSource) checkOoOptions(a.outputType, a.outputOptions);
+export function outputChecks(a: V2vArgs): OoSettings {
+  return a.printSource ? {} : parseOoOptions(a.outputType, a.outputOptions);
 }

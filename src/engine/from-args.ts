@@ -78,7 +78,7 @@ export function commandLine(argv: string[]): CommandLine {
   if (!a.printSource && !(OutputType.options as readonly string[]).includes(a.outputType)) {
     throw new ConfigError(`-o ${a.outputType}: output type not supported (supported: -o local, -o qemu, -o null)`);
   }
-  outputChecks(a);
+  const oo = outputChecks(a);
   const raw: JobOptionsInput = {
     input,
     network: { bridges: a.bridges, networks: a.networks, macs: a.macs },
@@ -90,6 +90,7 @@ export function commandLine(argv: string[]): CommandLine {
             ...(a.outputStorage ? { storage: a.outputStorage } : {}),
             format: a.outputFormat,
             allocation: a.outputAllocation,
+            ...oo,
           },
         }),
     ...(a.outputName ? { name: a.outputName } : {}),

@@ -10,6 +10,7 @@ import { ConvertOptions } from '../steps/convert/options.js';
 import { ConfigError } from '../errors.js';
 import { LogLevel } from '../log/logger.js';
 import { nameLengthProblem } from '../steps/output/names.js';
+import { compressedProblem } from '../steps/output/compressed.js';
 import { connectionProblem, guestProblem } from '../steps/input/libvirt/uri.js';
 import { NOT_UTF8, isCleanText, showText } from '../util/text.js';
 import { formatZodError } from '../util/zod.js';
@@ -75,6 +76,11 @@ export const OutputOptionsSchema = z
     storage: Path('-os').optional().describe('-os DIR: where the disks and metadata go (local, qemu)'),
     format: z.enum(['raw', 'qcow2']).default('raw').describe('-of: the target disks\' format (default: raw)'),
     allocation: z.enum(['sparse', 'preallocated']).default('sparse').describe('-oa (default: sparse)'),
+    compressed: z.boolean().optional().describe('-oo compressed: a compressed qcow2 (-o local, -o qemu with -of qcow2)'),
+  })
+  .superRefine((o, ctx) => {
+    const why = compressedProblem(o);
+    if (why !== undefined) ctx.addIssue({ code: 'custom', message: why, path: ['compressed'] });
   })
   .describe('the destination (-o)');
 

@@ -221,7 +221,7 @@ export function startNbdkit(
  */
 export function startQemuNbd(
   file: string,
-  opts: StartOptions & { format?: string; snapshot?: boolean; readonly?: boolean; shared?: number; bitmap?: string },
+  opts: StartOptions & { format?: string; imageOpts?: boolean; snapshot?: boolean; readonly?: boolean; shared?: number; bitmap?: string },
 ): Promise<Server> {
   const socket = opts.socket ?? path.join(opts.dir, `${opts.name}.sock`);
   const pidfile = path.join(opts.dir, `${opts.name}.pid`);
@@ -235,6 +235,7 @@ export function startQemuNbd(
     '--pid-file',
     pidfile,
     ...(opts.format ? ['--format', opts.format] : []),
+    ...(opts.imageOpts ? ['--image-opts'] : []),
     ...(opts.snapshot ? ['-s'] : []),
     ...(opts.readonly ? ['-r'] : []),
     ...(opts.bitmap !== undefined ? ['-B', opts.bitmap] : []),

@@ -49,6 +49,7 @@ export const OutputOptionsWire = z.strictObject({
   storage: z.string().optional(),
   format: z.enum(['raw', 'qcow2']),
   allocation: z.enum(['sparse', 'preallocated']),
+  compressed: z.boolean().optional(),
   name: z.string().min(1),
 });
 export const OutputSetupWire = z.strictObject({ metadata: MetadataOut, options: OutputOptionsWire });

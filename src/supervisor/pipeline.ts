@@ -8,7 +8,7 @@
 import path from 'node:path';
 import type { MetadataIn, MetadataOut } from '../metadata/schema.js';
 import { CopyOptions } from '../copy/options.js';
-import { AbortError, StepError, isAbortError } from '../errors.js';
+import { AbortError, ConfigError, StepError, isAbortError } from '../errors.js';
 import { describeInput, type JobOptions } from '../engine/options.js';
 import type { JobEvent } from '../protocol/events.js';
 import { cleanupStep } from '../steps/cleanup/step.js';
@@ -17,6 +17,7 @@ import { checkInputOptions, planSource, type SourcePlan } from '../steps/input/p
 import { inputStep } from '../steps/input/step.js';
 import { checkOutputOptions, type OutputOptions } from '../steps/output/output.js';
 import { requireOvmf } from '../steps/output/ovmf.js';
+import { compressedSizeProblem } from '../steps/output/compressed.js';
 import type { StepContext, StepName } from '../steps/step.js';
 import type { ActorReady } from '../protocol/step-messages.js';
 import { createPool, destroyPool } from '../workers/pool.js';
@@ -180,6 +181,9 @@ async function runSteps(o: JobOptions, plan: SourcePlan, output: OutputOptions |
       ok = true;
       return { metadataIn, files: [], timings, copies: [] };
     }
+    // Known once the disks are open, refused before the conversion.
+    const oddSize = compressedSizeProblem(output, metadataIn.disks);
+    if (oddSize !== undefined) throw new ConfigError(oddSize);
     const metadataOut = await stage('convert', o.noConvert ? 'Copying without conversion (--no-convert)' : CONVERT_MESSAGE, async () => {
       const release = o.noConvert ? undefined : await run.slots?.convert(signal);
       try {

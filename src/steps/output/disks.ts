@@ -11,6 +11,7 @@ import { InputError, ProcessError } from '../../errors.js';
 import { startNbdkit, startQemuNbd, type Server } from '../../process/server.js';
 import type { WorkDir } from '../../workdir/workdir.js';
 import { driveName } from '../../util/drive-name.js';
+import { compressedImageOpts } from './compressed.js';
 
 export { driveName };
 
@@ -112,7 +113,7 @@ export async function createDisk(
 
 export function serveDisk(
   file: string,
-  format: 'raw' | 'qcow2',
+  format: 'raw' | 'qcow2' | 'compressed-qcow2',
   index: number,
   workdir: WorkDir,
   log: Logger,
@@ -120,9 +121,9 @@ export function serveDisk(
   detach = false,
 ): Promise<Server> {
   const opts = { dir: workdir.path, name: `out${index}`, socket: workdir.outSocket(index), log, signal, detach };
-  return format === 'raw'
-    ? startNbdkit(['file', `file=${file}`, 'cache=none'], opts)
-    : startQemuNbd(file, { ...opts, format: 'qcow2' });
+  if (format === 'raw') return startNbdkit(['file', `file=${file}`, 'cache=none'], opts);
+  if (format === 'compressed-qcow2') return startQemuNbd(compressedImageOpts(file), { ...opts, imageOpts: true });
+  return startQemuNbd(file, { ...opts, format: 'qcow2' });
 }
 
 /** fsync a file (or directory), so a rename that follows is not ahead of the data. */

@@ -31,6 +31,7 @@ import {
 import { libvirtXml, type OutputDiskRef } from './libvirt-xml.js';
 import { readOutputState, writeOutputState, type OutputStateFile } from './state-file.js';
 import { nameLengthProblem } from './names.js';
+import { compressedProblem, compressedSizeProblem } from './compressed.js';
 import { findOvmf, requireOvmf } from './ovmf.js';
 import { qemuScript } from './qemu-script.js';
 
@@ -44,6 +45,8 @@ export interface OutputOptions {
   format: 'raw' | 'qcow2';
   /** -oa */
   allocation: 'sparse' | 'preallocated';
+  /** -oo compressed: a compressed qcow2 (compressed.ts). */
+  compressed?: boolean;
   /** -on, else the source name. */
   name: string;
   /** Servers outlive this process (`v2v output setup`); see StartOptions.detach. */
@@ -99,6 +102,8 @@ export function checkOutputOptions(o: OutputOptions): void {
   if (o.allocation !== 'sparse' && o.allocation !== 'preallocated') {
     throw new ConfigError(`-oa ${String(o.allocation)}: expected sparse or preallocated`);
   }
+  const notCompressed = compressedProblem(o);
+  if (notCompressed !== undefined) throw new ConfigError(notCompressed);
   // The name becomes file names, an XML text and a qemu option value.
   if (!o.name || o.name.includes('/') || /[\u0000-\u001f\u007f]/.test(o.name) || o.name === '.' || o.name === '..') {
     throw new ConfigError(`-on ${JSON.stringify(o.name)}: a guest name must be non-empty, without "/" or control characters`);
@@ -157,12 +162,12 @@ interface State {
 
 async function saveState(w: WorkDir, state: State, targets: OutputTarget[], phase: OutputStateFile['state']): Promise<void> {
   state.workdir = w;
-  const { type, storage, format, allocation, name } = state.o;
+  const { type, storage, format, allocation, compressed, name } = state.o;
   const file: OutputStateFile = {
     version: 1,
     kind: 'v2v-output-state',
     state: phase,
-    options: { type, ...(storage !== undefined ? { storage: realpathSync(storage) } : {}), format, allocation, name },
+    options: { type, ...(storage !== undefined ? { storage: realpathSync(storage) } : {}), format, allocation, ...(compressed ? { compressed } : {}), name },
     disks: state.disks.map(({ index, final, partial }) => ({ index, final, partial })),
     targets,
   };
@@ -267,6 +272,8 @@ export async function outputSetup(meta: MetadataOut, o: OutputOptions, workdir: 
     checkOutputOptions(o);
     // A UEFI guest needs OVMF here (virt-v2v: error_unless_uefi_firmware), before any disk exists.
     if (meta.firmware === 'uefi') requireOvmf();
+    const oddSize = compressedSizeProblem(o, meta.disks);
+    if (oddSize !== undefined) throw new ConfigError(oddSize);
     state.disks = meta.disks.map((d) => ({ ...diskPaths(o.storage!, o.name, d.index), state: 'none' as FileState }));
     for (const f of [...state.disks.map((d) => d.final), metadataFile(o)!]) {
       if (await exists(f)) throw new InputError(`${f} already exists: virt-v2v does not overwrite; remove it or choose another name with -on`);
@@ -281,7 +288,7 @@ export async function outputSetup(meta: MetadataOut, o: OutputOptions, workdir: 
     }
     const started = await Promise.allSettled(
       state.disks.map(async (d) => {
-        const s = await serveDisk(d.partial, o.format, d.index, workdir, log, state.ac.signal, o.detach === true);
+        const s = await serveDisk(d.partial, o.compressed ? 'compressed-qcow2' : o.format, d.index, workdir, log, state.ac.signal, o.detach === true);
         state.servers.push(s);
         return s;
       }),

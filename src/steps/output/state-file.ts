@@ -25,6 +25,7 @@ export const OutputStateFile = z.strictObject({
     storage: z.string().optional(),
     format: z.enum(['raw', 'qcow2']),
     allocation: z.enum(['sparse', 'preallocated']),
+    compressed: z.boolean().optional(),
     name: z.string().min(1),
   }),
   disks: z.array(z.strictObject({ index: z.number().int().min(0), final: z.string(), partial: z.string() })),
