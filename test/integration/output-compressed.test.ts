@@ -42,7 +42,7 @@ describe.skipIf(!has('qemu-nbd') || !has('qemu-img') || !has('nbdkit'))('-oo com
     await run(['qemu-img', 'create', '-q', '-f', 'qcow2', dst, String(64 * MiB)]);
     const server = await qemuNbd(compressedImageOpts(dst), { imageOpts: true });
     // Small requests and a 4 KiB sparse block ask for writes the filter refuses; the copier rounds them to its 64 KiB.
-    await copy({ source: src, target: server.uri, requestSize: 4096, sparse: 4096 });
+    await copy({ source: src, target: server.uri, options: { requestSize: 4096, sparse: 4096 } });
     await server.stop();
     await run(['qemu-img', 'compare', '-q', '-f', 'raw', '-F', 'qcow2', src, dst]);
     expect(await compressedClusters(dst)).toBeGreaterThan(0);
