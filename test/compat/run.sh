@@ -5,10 +5,11 @@
 # each in its own scratch dir laid out as virt-v2v's build tree, under a
 # timeout; exit status 77 is a skip (as in automake). Prints a table.
 #
-#   test/compat/run.sh [--control | --control-only] [--timeout SECS] [--keep] [SCRIPT...]
+#   test/compat/run.sh [--control | --control-only] [--ci] [--timeout SECS] [--keep] [SCRIPT...]
 #
 # SCRIPT: a name from scripts.sh, with or without "test-v2v-" and ".sh"
-# (default: all). Logs: .cache/compat/logs/SCRIPT.{ours,control}.log; the
+# (default: all; --ci: COMPAT_CI_SCRIPTS). Fedora guests are built only when
+# a script that needs one runs. Logs: .cache/compat/logs/SCRIPT.{ours,control}.log; the
 # table is also written to .cache/compat/results.txt. Scratch dirs of
 # failed scripts are kept (.cache/compat/run/MODE/SCRIPT; --keep: all).
 # Exit status 1 if any script failed.
@@ -16,14 +17,15 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$COMPAT_SRC/scripts.sh"
 
-modes=(ours) timeout=${COMPAT_TIMEOUT:-600} keep=0 names=()
+modes=(ours) timeout=${COMPAT_TIMEOUT:-600} keep=0 names=() ci=0
 while [ $# -gt 0 ]; do
   case $1 in
     --control) modes=(ours control) ;;
     --control-only) modes=(control) ;;
     --timeout) timeout=$2; shift ;;
     --keep) keep=1 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --ci) ci=1 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     *) names+=("$1") ;;
   esac
@@ -31,7 +33,8 @@ while [ $# -gt 0 ]; do
 done
 
 scripts=()
-if [ ${#names[@]} -eq 0 ]; then scripts=("${COMPAT_SCRIPTS[@]}"); fi
+if [ $ci -eq 1 ]; then scripts=("${COMPAT_CI_SCRIPTS[@]}")
+elif [ ${#names[@]} -eq 0 ]; then scripts=("${COMPAT_SCRIPTS[@]}"); fi
 for n in "${names[@]}"; do
   found=
   for s in "${COMPAT_SCRIPTS[@]}"; do
@@ -41,7 +44,9 @@ for n in "${names[@]}"; do
   scripts+=("$found")
 done
 
-"$COMPAT_SRC/build.sh"
+COMPAT_FEDORA=no
+for s in "${scripts[@]}"; do case $s in *fedora*) COMPAT_FEDORA=yes ;; esac; done
+COMPAT_FEDORA=$COMPAT_FEDORA "$COMPAT_SRC/build.sh"
 
 # The `virt-v2v` each mode puts first on PATH.
 mkdir -p "$CACHE/bin-ours" "$CACHE/bin-control" "$CACHE/logs"
