@@ -219,8 +219,11 @@ static bool OpenFile(Copier *c, Conn *conn, bool isSrc, bool first, uint64_t src
   }
   if (!isSrc && first && S_ISREG(st.st_mode)) {
     // A regular target file is made exactly the source's size and empty, so
-    // it is known to be zero and keeps the source's holes.
-    if (ftruncate(conn->fd, 0) == -1 || ftruncate(conn->fd, (off_t)srcSize) == -1) {
+    // it is known to be zero and keeps the source's holes; a ranges copy
+    // keeps what it holds and only grows it to the source's size.
+    bool keep = c->cfg.hasRanges;
+    if (keep ? (uint64_t)st.st_size < srcSize && ftruncate(conn->fd, (off_t)srcSize) == -1
+             : ftruncate(conn->fd, 0) == -1 || ftruncate(conn->fd, (off_t)srcSize) == -1) {
       NbdFailure f = NbdFailure::FromErrno("ftruncate", errno);
       f.endpoint = s.name;
       c->Fail(f);
@@ -297,6 +300,7 @@ struct CopyThread {
   bool GetNbdExtents(uint64_t start, uint64_t end);
   void GetFileExtents(uint64_t start, uint64_t end);
   void AlignExtents(uint64_t start, uint64_t end);
+  void ClipToPiece(const Copier::Piece &p);
 };
 
 static void SetErr(Req *r, int err, const char *op, const char *msg) {
@@ -374,12 +378,12 @@ void CopyThread::GetFileExtents(uint64_t start, uint64_t end) {
 
 bool CopyThread::FetchRange() {
   uint64_t i = c->nextRange.fetch_add(1);
-  uint64_t start = i * c->cfg.rangeSize;
-  if (start >= c->size) {
+  if (i >= c->pieces.size()) {
     exhausted = true;
     return false;
   }
-  uint64_t end = std::min(start + c->cfg.rangeSize, c->size);
+  const Copier::Piece &piece = c->pieces[i];
+  uint64_t start = piece.start, end = piece.end;
   ext.clear();
   extIdx = 0;
   if (c->srcExtents) {
@@ -409,8 +413,26 @@ bool CopyThread::FetchRange() {
   }
   ext.swap(merged);
   if (c->dstAlign > 1 && ext.size() > 1) AlignExtents(start, end);
-  extPos = ext[0].off;
+  ClipToPiece(piece);
+  if (!ext.empty()) extPos = ext[0].off;  // never empty: the runs lie in the piece
   return true;
+}
+
+// Keep only the parts of the piece's extents (which cover [start, end)) that
+// lie in its runs: a ranges copy reads and writes nothing else.
+void CopyThread::ClipToPiece(const Copier::Piece &p) {
+  if (p.count == 1 && c->subs[p.first].off == p.start && c->subs[p.first].len == p.end - p.start) return;
+  std::vector<Extent> out;
+  size_t j = 0;
+  for (size_t k = p.first; k < p.first + p.count; k++) {
+    uint64_t rs = c->subs[k].off, re = rs + c->subs[k].len;
+    while (j < ext.size() && ext[j].off + ext[j].len <= rs) j++;
+    for (size_t m = j; m < ext.size() && ext[m].off < re; m++) {
+      uint64_t s = std::max(rs, ext[m].off), t = std::min(re, ext[m].off + ext[m].len);
+      if (t > s) out.push_back({s, t - s, ext[m].zero});
+    }
+  }
+  ext.swap(out);
 }
 
 // The next request-sized piece of work; zero extents on a target known to
@@ -644,8 +666,10 @@ void CopyThread::ProcessDone() {
   for (Req *r : done) {
     if (c->Cancelled()) return;
     if (r->err) HandleError(r);
-    else if (r->phase == Req::READ) StartWrite(r);
-    else Complete(r);
+    else if (r->phase == Req::READ) {
+      c->bytesRead += r->len;
+      StartWrite(r);
+    } else Complete(r);
   }
 }
 
@@ -799,6 +823,35 @@ Copier::Copier(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Copier>(info),
   cfg.flush = o.Get("flush").ToBoolean();
   Napi::Value rate = o.Get("rateLimit");
   if (!rate.IsUndefined() && !GetU64(rate, "rateLimit", &cfg.rateLimit)) return;
+  Napi::Value ranges = o.Get("ranges");
+  if (!ranges.IsUndefined() && !ranges.IsNull()) {
+    if (!ranges.IsArray()) {
+      Napi::TypeError::New(env, "Copier: ranges must be an array").ThrowAsJavaScriptException();
+      return;
+    }
+    Napi::Array arr = ranges.As<Napi::Array>();
+    cfg.hasRanges = true;
+    for (uint32_t i = 0; i < arr.Length(); i++) {
+      Napi::Value r = arr.Get(i);
+      ByteRange br;
+      if (!r.IsObject()) {
+        Napi::TypeError::New(env, "Copier: ranges[" + std::to_string(i) + "] must be {offset, length}")
+            .ThrowAsJavaScriptException();
+        return;
+      }
+      if (!GetU64(r.As<Napi::Object>().Get("offset"), "ranges[].offset", &br.off) ||
+          !GetU64(r.As<Napi::Object>().Get("length"), "ranges[].length", &br.len))
+        return;
+      uint64_t prevEnd = cfg.ranges.empty() ? 0 : cfg.ranges.back().off + cfg.ranges.back().len;
+      if (br.len == 0 || br.len > UINT64_MAX - br.off || br.off < prevEnd) {
+        Napi::RangeError::New(env, "Copier: ranges[" + std::to_string(i) +
+                                       "]: ranges must be non-empty, sorted and not overlapping")
+            .ThrowAsJavaScriptException();
+        return;
+      }
+      cfg.ranges.push_back(br);
+    }
+  }
   if (cfg.requestSize < 512 || cfg.requestSize > (32u << 20) || cfg.rangeSize < cfg.requestSize ||
       cfg.rangeSize % cfg.requestSize != 0 || cfg.rangeSize > (2ull << 30) ||
       (cfg.sparse && cfg.requestSize % cfg.sparse != 0)) {
@@ -839,7 +892,7 @@ Napi::Value Copier::Progress(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("done", Napi::Number::New(env, (double)bytesDone.load()));
-  o.Set("total", Napi::Number::New(env, (double)size));
+  o.Set("total", Napi::Number::New(env, (double)total.load()));
   return o;
 }
 
@@ -928,7 +981,7 @@ bool Copier::OpenAll() {
       Fail(f);
       return false;
     }
-    dstZero = FileIsRegular(d0->fd);  // emptied and resized by OpenFile
+    dstZero = !cfg.hasRanges && FileIsRegular(d0->fd);  // emptied and resized by OpenFile
   }
   if (s0->isNbd() && (cfg.src.kind != EndpointSpec::NBD_URI || nbd_can_multi_conn(s0->h) != 1)) conns = 1;
   if (cfg.targetIsZero) dstZero = true;
@@ -936,7 +989,8 @@ bool Copier::OpenAll() {
 
   // Probe whether an NBD target already reads as zero over the source's size
   // (a fresh disk, an nbdkit memory disk): then zeroes need not be written.
-  if (!dstZero && !cfg.allocated && d0->isNbd() && size > 0 && nbd_can_meta_context(d0->h, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1) {
+  // Not for a ranges copy: it updates a target that holds data.
+  if (!dstZero && !cfg.allocated && !cfg.hasRanges && d0->isNbd() && size > 0 && nbd_can_meta_context(d0->h, LIBNBD_CONTEXT_BASE_ALLOCATION) == 1) {
     uint64_t pos = 0;
     bool allZero = true;
     for (int i = 0; i < 64 && pos < size && allZero; i++) {
@@ -971,7 +1025,7 @@ bool Copier::OpenAll() {
   if (cfg.sparse && dstPreferred > cfg.sparse && dstPreferred <= cfg.requestSize &&
       cfg.requestSize % dstPreferred == 0)
     cfg.sparse = dstPreferred;
-  if (!AlignToTarget()) return false;
+  if (!AlignToTarget() || !PlanWork()) return false;
   // Zeroes to write where the target cannot zero (calloc'd pages cost
   // nothing until read).
   zeroBuf = static_cast<uint8_t *>(calloc(1, cfg.requestSize));
@@ -979,9 +1033,8 @@ bool Copier::OpenAll() {
     Fail(NbdFailure::FromErrno("calloc", ENOMEM));
     return false;
   }
-  // A small disk needs no more connections than it has ranges.
-  uint64_t ranges = (size + cfg.rangeSize - 1) / cfg.rangeSize;
-  conns = (unsigned)std::max<uint64_t>(1, std::min<uint64_t>(conns, ranges));
+  // A small copy needs no more connections than it has pieces of work.
+  conns = (unsigned)std::max<uint64_t>(1, std::min<uint64_t>(conns, pieces.size()));
   for (unsigned i = 1; i < conns; i++) {
     if (Cancelled()) return false;
     if (!openOne(srcs_, cfg.src, true) || !openOne(dsts_, cfg.dst, false)) return false;
@@ -1012,6 +1065,55 @@ bool Copier::AlignToTarget() {
     cfg.sparse = (uint32_t)((cfg.sparse + a - 1) / a * a);
     if (cfg.requestSize % cfg.sparse != 0) cfg.sparse = dstAlign;
   }
+  return true;
+}
+
+// The work as pieces (see copier.h): the ranges, rounded out to the target's
+// blocks and merged again, or the whole disk, cut where a piece would span
+// more than rangeSize bytes (rangeSize is a multiple of the target's block,
+// so every cut is on a block). Progress counts the bytes of these runs.
+bool Copier::PlanWork() {
+  std::vector<ByteRange> runs;
+  if (!cfg.hasRanges) {
+    if (size > 0) runs.push_back({0, size});
+  } else {
+    const uint64_t a = dstAlign;
+    for (auto &r : cfg.ranges) {
+      if (r.off + r.len > size) {
+        NbdFailure f = NbdFailure::FromErrno(
+            "ranges", EINVAL,
+            "the range at offset " + std::to_string(r.off) + " (length " + std::to_string(r.len) +
+                ") ends beyond the source's size (" + std::to_string(size) + " bytes)");
+        f.endpoint = cfg.src.name;
+        Fail(f);
+        return false;
+      }
+      uint64_t s = r.off / a * a, e = std::min(size, (r.off + r.len + a - 1) / a * a);
+      if (!runs.empty() && runs.back().off + runs.back().len >= s)
+        runs.back().len = std::max(runs.back().off + runs.back().len, e) - runs.back().off;
+      else
+        runs.push_back({s, e - s});
+    }
+  }
+  uint64_t sum = 0;
+  Piece cur{0, 0, 0, 0};
+  for (auto &r : runs) {
+    sum += r.len;
+    for (uint64_t s = r.off, e = r.off + r.len; s < e;) {
+      if (cur.count > 0 && s >= cur.start + cfg.rangeSize) {
+        pieces.push_back(cur);
+        cur.count = 0;
+      }
+      if (cur.count == 0) cur = {s, s, subs.size(), 0};
+      uint64_t t = std::min(e, cur.start + cfg.rangeSize);
+      subs.push_back({s, t - s});
+      cur.count++;
+      cur.end = t;
+      s = t;
+    }
+  }
+  if (cur.count > 0) pieces.push_back(cur);
+  total = sum;
   return true;
 }
 
@@ -1117,6 +1219,8 @@ void Copier::Run() {
       r.Set("bytesData", Napi::Number::New(env, (double)bytesData.load()));
       r.Set("bytesZeroed", Napi::Number::New(env, (double)bytesZeroed.load()));
       r.Set("bytesSkipped", Napi::Number::New(env, (double)bytesSkipped.load()));
+      r.Set("bytesRead", Napi::Number::New(env, (double)bytesRead.load()));
+      r.Set("bytesTotal", Napi::Number::New(env, (double)total.load()));
       r.Set("retries", Napi::Number::New(env, (double)retriesUsed.load()));
       r.Set("extentFailures", Napi::Number::New(env, (double)extentFailures.load()));
       r.Set("targetWasZero", Napi::Boolean::New(env, dstZero));

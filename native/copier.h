@@ -39,6 +39,11 @@ struct EndpointSpec {
   std::string path;
 };
 
+// A byte range of the disk.
+struct ByteRange {
+  uint64_t off, len;
+};
+
 struct CopyConfig {
   EndpointSpec src, dst;
   unsigned connections = 1;
@@ -53,6 +58,13 @@ struct CopyConfig {
   unsigned retries = 0;
   int socketBuffer = 4 << 20;
   uint64_t rateLimit = 0;  // source bytes read per second, 0 = unlimited
+  // Copy only these byte ranges (sorted, non-overlapping, non-empty, within
+  // the source: see PlanWork); without them the whole disk. A ranges copy
+  // never infers that the target reads as zero (no probe, a file target is
+  // not truncated): zeroes inside the ranges are written as zero requests,
+  // unless targetIsZero says otherwise.
+  bool hasRanges = false;
+  std::vector<ByteRange> ranges;
 };
 
 struct Conn;
@@ -73,7 +85,19 @@ class Copier : public Napi::ObjectWrap<Copier> {
   std::atomic<uint64_t> nextRange{0};
   std::atomic<uint64_t> bytesDone{0}, bytesData{0}, bytesZeroed{0}, bytesSkipped{0};
   std::atomic<uint64_t> retriesUsed{0}, extentFailures{0};
+  std::atomic<uint64_t> bytesRead{0};  // read from the source
+  std::atomic<uint64_t> total{0};      // bytes the copy covers (progress total)
   uint64_t size = 0;
+  // The work, planned once before the copy threads start (PlanWork): pieces
+  // spanning at most rangeSize bytes, each one block-status query, holding
+  // the runs `subs[first, first + count)` to copy (one run, the piece, for
+  // a whole-disk copy). Threads take pieces in order from nextRange.
+  struct Piece {
+    uint64_t start, end;
+    size_t first, count;
+  };
+  std::vector<ByteRange> subs;
+  std::vector<Piece> pieces;
   bool dstZero = false, dstCanZero = false, srcExtents = false;
   uint32_t dstPreferred = 0;
   // The target takes only whole blocks of this many bytes (its NBD minimum
@@ -99,6 +123,7 @@ class Copier : public Napi::ObjectWrap<Copier> {
   void Run();  // the controller thread
   bool OpenAll();
   bool AlignToTarget();
+  bool PlanWork();
   void Finish();
 
   std::mutex mu_;

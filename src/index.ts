@@ -12,6 +12,15 @@ export type { BatchHooks, BatchResult } from './batch/run.js';
 export { StepName, type Step, type StepContext } from './steps/step.js';
 export { MetadataIn, MetadataOut, DiskIn, NicIn, GuestOs } from './metadata/schema.js';
 export { copy, type CopyRequest } from './copy/copy.js';
+export {
+  normaliseRanges,
+  rangesFromJson,
+  rangesFromJsonFile,
+  rangesFromContext,
+  rangesFromBitmap,
+  rangesFromTopLayer,
+  type ByteRange,
+} from './copy/ranges.js';
 export { CopyOptions, defaultConnections, type CopyOptionsInput } from './copy/options.js';
 export { ConvertOptions, LuksKey, type ConvertOptionsInput } from './steps/convert/options.js';
 export { parseEndpoint, parseOperands, type Endpoint } from './copy/endpoint.js';

@@ -26,10 +26,11 @@ import type { V2vContext } from './v2v-command.js';
 export const STEP_COMMANDS = new Set(['input', 'convert', 'output', 'cleanup']);
 
 export const STEPS_USAGE = `Steps on a work dir (each a subcommand):
-  DIR=$(v2v input -i disk [-if FORMAT] [--allow-remote-backing] [-on NAME] [--workdir DIR] DISK...)
+  DIR=$(v2v input -i disk [-if FORMAT] [--allow-remote-backing] [--in-place] [-on NAME] [--workdir DIR] DISK...)
         (or -i libvirt [-ic URI] GUEST | -i libvirtxml FILE | -i vmx [-it ssh [-ip FILE]] FILE | -i ova FILE,
          with -n/-b/--mac)
-  v2v convert DIR [--no-convert] [-on NAME] [--root ROOT] [--key SELECTOR]...
+  v2v convert DIR [--no-convert] [-on NAME] [--root ROOT] [--key SELECTOR]... [-O FILE]
+                          (after input --in-place: converts the disks themselves, committed on success)
   v2v output setup DIR -o local|qemu|null [-os D] [-of raw|qcow2] [-oa sparse|preallocated] [-on NAME]
       prints "SOURCE TARGET" for each disk: copy each with v2v copy SOURCE TARGET --target-is-zero
   v2v output finalize DIR
@@ -102,7 +103,7 @@ function only(step: string, a: V2vArgs, allowed: (keyof V2vArgs)[]): void {
 
 async function stepInput(argv: string[], ctx: StepCtx): Promise<void> {
   const { workdir, rest } = takeWorkdir(argv);
-  only('input', parseV2vArgs(rest), ['inputType', 'inputFormat', 'inputTransport', 'inputPasswordFile', 'inputConnection', 'outputName', 'allowRemoteBacking']);
+  only('input', parseV2vArgs(rest), ['inputType', 'inputFormat', 'inputTransport', 'inputPasswordFile', 'inputConnection', 'outputName', 'allowRemoteBacking', 'inPlace']);
   // The same options as `v2v -i ... --print-source`: one parse, one plan.
   const { raw } = commandLine([...rest, '--print-source']);
   if (!workdir) await ctx.warnStale?.();
@@ -114,11 +115,12 @@ const warn = (ctx: V2vContext) => (m: string) => ctx.err(`v2v: warning: ${m}\n`)
 
 async function stepConvert(argv: string[], ctx: StepCtx): Promise<void> {
   const { dir, args } = takeDir('convert', argv);
-  only('convert', args, ['noConvert', 'outputName', 'root', 'keys']);
+  only('convert', args, ['noConvert', 'outputName', 'root', 'keys', 'inPlaceOutput']);
   await ctx.steps.convert(dir, {
     signal: ctx.signal,
     onWarning: warn(ctx),
     noConvert: args.noConvert,
+    ...(args.inPlaceOutput !== undefined ? { inPlaceOutput: args.inPlaceOutput } : {}),
     ...(args.outputName ? { name: args.outputName } : {}),
     ...convertOf(args),
   });

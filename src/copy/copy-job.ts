@@ -52,7 +52,7 @@ export async function runCopyJob(
       throw err;
     }
     if (msg.type !== 'copy.done') throw new Error(`copy worker answered ${msg.type}`);
-    hooks.onProgress?.(msg.stats.size, msg.stats.size);
+    hooks.onProgress?.(msg.stats.bytesTotal, msg.stats.bytesTotal);
     return msg.stats;
   } finally {
     signal?.removeEventListener('abort', onAbort);

@@ -12,6 +12,7 @@ import { createPool } from '../workers/pool.js';
 import { runCopyJob } from './copy-job.js';
 import { checkEndpoint, parseEndpoint, type Endpoint } from './endpoint.js';
 import { CopyOptions, type CopyOptionsInput } from './options.js';
+import { normaliseRanges, type ByteRange } from './byte-ranges.js';
 import { checkNotSame } from './same-endpoint.js';
 import { formatZodError } from '../util/zod.js';
 import { atLastResort } from '../util/last-resort.js';
@@ -21,6 +22,16 @@ export interface CopyRequest {
   source: string | string[] | Endpoint;
   target: string | string[] | Endpoint;
   options?: CopyOptionsInput;
+  /**
+   * Read and write only these byte ranges of the disk (warm migration's
+   * incremental rounds, committing an overlay): integers, length > 0, within
+   * the source's size (checked once it is known). Any order: sorted, and
+   * overlapping or touching ranges merged. [] copies nothing. The target
+   * keeps its other bytes: it is never taken to read as zero (no probe, a
+   * file is not truncated) unless options.targetIsZero says so. See
+   * src/copy/ranges.ts for where ranges come from.
+   */
+  ranges?: ByteRange[];
   log?: LogConfig;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
@@ -35,6 +46,7 @@ let jobCounter = 0;
 export async function copy(req: CopyRequest): Promise<CopyStats> {
   const parsed = CopyOptions.safeParse(req.options ?? {});
   if (!parsed.success) throw new ConfigError(`copy options: ${formatZodError(parsed.error)}`);
+  const ranges = req.ranges === undefined ? undefined : normaliseRanges(req.ranges, 'copy ranges');
   const source = typeof req.source === 'object' && !Array.isArray(req.source) ? req.source : parseEndpoint(req.source, 'source');
   const target = typeof req.target === 'object' && !Array.isArray(req.target) ? req.target : parseEndpoint(req.target, 'target');
   await checkEndpoint(source, 'source');
@@ -53,7 +65,7 @@ export async function copy(req: CopyRequest): Promise<CopyStats> {
     log.info({ source: source.name, target: target.name }, 'copy job started');
     const stats = await runCopyJob(
       pool,
-      { jobId, disk, source, target, options: parsed.data, log: logConfig },
+      { jobId, disk, source, target, options: parsed.data, ...(ranges ? { ranges } : {}), log: logConfig },
       { ...(req.signal ? { signal: req.signal } : {}), ...(req.onProgress ? { onProgress: req.onProgress } : {}) },
     );
     await record?.done();

@@ -19,6 +19,10 @@ export interface V2vArgs {
   outputAllocation: 'sparse' | 'preallocated';
   outputName?: string;
   noConvert: boolean;
+  /** --in-place: convert the source's own disks (virt-v2v-in-place); no -o. */
+  inPlace: boolean;
+  /** -O FILE (--in-place): the converted guest's libvirt XML. */
+  inPlaceOutput?: string;
   printSource: boolean;
   /** --allow-remote-backing (-i disk): a backing file may be a network location. */
   allowRemoteBacking: boolean;
@@ -71,6 +75,8 @@ const TABLE: Record<string, Spec> = {
   oa: { key: 'outputAllocation', value: true },
   on: { key: 'outputName', value: true },
   'no-convert': { key: 'noConvert', value: false },
+  'in-place': { key: 'inPlace', value: false },
+  O: { key: 'inPlaceOutput', value: true },
   'print-source': { key: 'printSource', value: false },
   'allow-remote-backing': { key: 'allowRemoteBacking', value: false },
   'machine-readable': { key: 'machineReadable', value: false, optional: 'machineReadableTo' },
@@ -112,6 +118,7 @@ export function parseV2vArgs(argv: string[]): V2vArgs {
     outputFormat: 'raw',
     outputAllocation: 'sparse',
     noConvert: false,
+    inPlace: false,
     printSource: false,
     allowRemoteBacking: false,
     machineReadable: false,
@@ -191,6 +198,9 @@ Convert a guest to run on KVM (virt-v2v's command line).
   -oa sparse|preallocated  output allocation (default: sparse)
   -on NAME            name of the converted guest (default: the source's)
   --no-convert        copy without converting (for guests already at home on KVM)
+  --in-place          convert the guest's own disks (-i disk|libvirtxml|libvirt; no -o): the
+                      changes are committed into them only once the conversion has succeeded
+  -O FILE             --in-place: write the converted guest's libvirt XML to FILE (and FILE.metadata.out)
   --print-source      print what was read from the source and stop
   --root ask|single|first|/dev/DEV  the root filesystem to convert (multi-boot guests)
   --key ID:key:KEY | ID:file:FILE   a LUKS key for the device ID (repeatable)

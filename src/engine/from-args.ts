@@ -70,19 +70,34 @@ function libvirtInput(a: V2vArgs): JobOptionsInput['input'] {
   return { type: 'libvirt', ...connection, guest: a.files[0]! };
 }
 
+/** --in-place takes virt-v2v-in-place's options: no output but -O (the options themselves check the input). */
+function inPlaceChecks(a: V2vArgs): void {
+  const given = [
+    a.outputType !== 'libvirt' ? '-o' : undefined,
+    a.outputStorage !== undefined ? '-os' : undefined,
+    a.outputFormat !== 'raw' ? '-of' : undefined,
+    a.outputAllocation !== 'sparse' ? '-oa' : undefined,
+    a.outputOptions.length ? '-oo' : undefined,
+  ].filter((x) => x !== undefined);
+  if (given.length) throw new ConfigError(`--in-place: ${given.join(', ')}: no output options (the disks are converted where they are; -O FILE writes the guest's XML)`);
+}
+
 /** Parse a command line into the job's raw options and the CLI's own flags. */
 export function commandLine(argv: string[]): CommandLine {
   const a = parseV2vArgs(argv);
   const convert = earlyChecks(a);
   const input = inputOf(a);
-  if (!a.printSource && !(OutputType.options as readonly string[]).includes(a.outputType)) {
+  if (a.inPlace) inPlaceChecks(a);
+  else if (a.inPlaceOutput !== undefined) throw new ConfigError('-O: only with --in-place (a copying conversion writes its metadata into -os)');
+  if (!a.inPlace && !a.printSource && !(OutputType.options as readonly string[]).includes(a.outputType)) {
     throw new ConfigError(`-o ${a.outputType}: output type not supported (supported: -o local, -o qemu, -o null)`);
   }
-  const oo = outputChecks(a);
+  const oo = a.inPlace ? {} : outputChecks(a);
   const raw: JobOptionsInput = {
     input,
     network: { bridges: a.bridges, networks: a.networks, macs: a.macs },
-    ...(a.printSource && !(OutputType.options as readonly string[]).includes(a.outputType)
+    ...(a.inPlace ? { inPlace: true, ...(a.inPlaceOutput !== undefined ? { inPlaceOutput: a.inPlaceOutput } : {}) } : {}),
+    ...((a.printSource && !(OutputType.options as readonly string[]).includes(a.outputType)) || a.inPlace
       ? {}
       : {
           output: {

@@ -91,6 +91,11 @@ export const JobOptions = z
     output: OutputOptionsSchema.default({ type: 'null', format: 'raw', allocation: 'sparse' }),
     name: Path('-on').optional().describe('-on: the converted guest\'s name (default: the source\'s)'),
     noConvert: z.boolean().default(false).describe('--no-convert: copy a guest already at home on KVM as it is'),
+    inPlace: z
+      .boolean()
+      .default(false)
+      .describe('--in-place: convert the source\'s own disks (-i disk|libvirtxml|libvirt), committed into them only once the conversion succeeded; no output'),
+    inPlaceOutput: Path('-O').optional().describe('-O FILE (--in-place): the converted guest\'s libvirt XML, and FILE.metadata.out beside it'),
     printSourceOnly: z.boolean().default(false).describe('--print-source: read the source, describe it, stop'),
     allowRemoteBacking: z
       .boolean()
@@ -110,6 +115,11 @@ export const JobOptions = z
       if (o.input.passwordFile !== undefined && o.input.transport !== 'ssh') bad('-ip: only with -it ssh', ['input', 'passwordFile']);
       if (o.input.transport === undefined && /^ssh:\/\//i.test(o.input.file)) bad('-i vmx: an ssh:// URI needs -it ssh', ['input', 'transport']);
     }
+    if (o.inPlace) {
+      if (!['disk', 'libvirtxml', 'libvirt'].includes(o.input.type)) bad(`--in-place: -i ${o.input.type}: only -i disk, -i libvirtxml and -i libvirt disks can be converted in place`, ['inPlace']);
+      if (o.noConvert) bad('--in-place and --no-convert: nothing would be done', ['noConvert']);
+      if (o.output.type !== 'null' || o.output.storage !== undefined) bad('--in-place: no output (-o): the disks are converted where they are', ['output']);
+    } else if (o.inPlaceOutput !== undefined) bad('-O: only with --in-place', ['inPlaceOutput']);
     if (o.allowRemoteBacking && o.input.type !== 'disk') bad(`--allow-remote-backing: only for -i disk, not -i ${o.input.type}`, ['allowRemoteBacking']);
     if (!o.printSourceOnly && o.output.type !== 'null' && o.output.storage === undefined) {
       bad(`-o ${o.output.type}: output directory was not specified, use '-os /dir'`, ['output', 'storage']);

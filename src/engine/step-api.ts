@@ -36,7 +36,8 @@ export interface StepApi {
   /** Serve the source's disks behind overlays in a new work dir (or `workdir`, new or empty); write metadata.in. */
   input(options: JobOptionsInput, o?: StepCallOptions & { workdir?: string }): Promise<{ workdir: string; metadata: MetadataIn }>;
   /** Convert the guest through the overlays (or only describe it: noConvert); write metadata.out. */
-  convert(workdir: string, o?: StepCallOptions & { noConvert?: boolean; name?: string; convert?: ConvertOptionsInput }): Promise<MetadataOut>;
+  /** After input with inPlace, the disks themselves are converted (committed on success); inPlaceOutput is -O FILE. */
+  convert(workdir: string, o?: StepCallOptions & { noConvert?: boolean; name?: string; convert?: ConvertOptionsInput; inPlaceOutput?: string }): Promise<MetadataOut>;
   /** Create and serve the target disks; returns the pairs to copy (SOURCE overlay URI, TARGET URI). */
   outputSetup(workdir: string, output: JobOptions['output'] & { name?: string }, o?: StepCallOptions): Promise<{ source: string; target: string }[]>;
   /** Rename the finished disks and write the metadata file; returns the files written. */
@@ -76,7 +77,8 @@ export function stepApi(track: Track): StepApi {
           const metadata = await inStep(w, 'input', 'input', signal, o, async (ctx) => {
             // A gzip OVA unpacks inside the work dir: its servers read it there until cleanup removes the dir.
             const plan = await planSource({ input, network: opts.network, log: ctx.log, signal, scratch: w.path, allowRemoteBacking: opts.allowRemoteBacking });
-            return (await serveAll(ctx, plan, opts.name)).metadata;
+            const disks = opts.inPlace ? plan.disks.map((d) => ({ ...d, inPlace: true })) : plan.disks;
+            return (await serveAll(ctx, { ...plan, disks }, opts.name)).metadata;
           });
           await handOffJob(w);
           return { workdir: w.path, metadata };
@@ -97,6 +99,7 @@ export function stepApi(track: Track): StepApi {
               name: o.name ?? metadata.name,
               noConvert: o.noConvert === true,
               ...(o.convert ? { convert: parseConvertOptions(o.convert) } : {}),
+              ...(o.inPlaceOutput !== undefined ? { outputFile: path.resolve(o.inPlaceOutput) } : {}),
             }),
           );
         });

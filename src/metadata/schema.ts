@@ -25,6 +25,14 @@ export const DiskIn = z.strictObject({
   /** Virtual size in bytes. */
   size: z.number().int().min(0),
   bus: SourceBus,
+  /**
+   * In-place conversion: the overlay in the work dir that takes the
+   * conversion's writes, and the disk (path or NBD URI, of FORMAT) it is
+   * committed into once the conversion succeeded (src/steps/convert/commit.ts).
+   */
+  commit: z
+    .strictObject({ overlay: z.string().regex(/^in\d+\.overlay\.qcow2$/), target: z.string().min(1), format: z.string().regex(/^[a-z0-9]+$/) })
+    .optional(),
   /** The backing chain under `source`, top first (`-i disk`); absent when there is none. */
   backing: z
     .array(z.string())

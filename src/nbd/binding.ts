@@ -67,6 +67,8 @@ export interface NativeCopyConfig {
   allocated: boolean;
   extents: boolean;
   flush: boolean;
+  /** Copy only these byte ranges (sorted, non-overlapping, non-empty); absent = the whole disk. */
+  ranges?: { offset: number; length: number }[];
 }
 
 export interface NativeCopyResult {
@@ -75,6 +77,10 @@ export interface NativeCopyResult {
   bytesData: number;
   bytesZeroed: number;
   bytesSkipped: number;
+  /** Bytes read from the source. */
+  bytesRead: number;
+  /** Bytes the copy covers: the source's size, or the ranges' total. */
+  bytesTotal: number;
   retries: number;
   extentFailures: number;
   targetWasZero: boolean;

@@ -221,7 +221,7 @@ export function startNbdkit(
  */
 export function startQemuNbd(
   file: string,
-  opts: StartOptions & { format?: string; imageOpts?: boolean; snapshot?: boolean; readonly?: boolean; shared?: number; bitmap?: string },
+  opts: StartOptions & { format?: string; imageOpts?: boolean; snapshot?: boolean; readonly?: boolean; shared?: number; bitmap?: string; allocationDepth?: boolean },
 ): Promise<Server> {
   const socket = opts.socket ?? path.join(opts.dir, `${opts.name}.sock`);
   const pidfile = path.join(opts.dir, `${opts.name}.pid`);
@@ -239,6 +239,8 @@ export function startQemuNbd(
     ...(opts.snapshot ? ['-s'] : []),
     ...(opts.readonly ? ['-r'] : []),
     ...(opts.bitmap !== undefined ? ['-B', opts.bitmap] : []),
+    // qemu:allocation-depth: which layer of a chain holds each extent.
+    ...(opts.allocationDepth ? ['-A'] : []),
     file,
   ];
   return startServer(argv, socket, pidfile, opts);

@@ -5,6 +5,7 @@ import { MessagePort } from 'node:worker_threads';
 import { z } from 'zod';
 import { CopyOptions } from '../copy/options.js';
 import { Endpoint } from '../copy/endpoint.js';
+import { ByteRanges } from '../copy/byte-ranges.js';
 import { LogConfig } from '../log/logger.js';
 import { WireError, toWireError } from './wire-error.js';
 
@@ -20,6 +21,8 @@ export const CopyStart = z.strictObject({
   source: Endpoint,
   target: Endpoint,
   options: CopyOptions,
+  /** Copy only these byte ranges (sorted and merged); absent = the whole disk. */
+  ranges: ByteRanges.optional(),
   log: LogConfig,
   progressIntervalMs: z.number().int().min(10).max(10_000).default(100),
   /** The worker's end of a MessageChannel for progress and cancel. */
@@ -38,6 +41,10 @@ export const CopyStats = z.strictObject({
   bytesData: z.number(),
   bytesZeroed: z.number(),
   bytesSkipped: z.number(),
+  /** Bytes read from the source (a ranges copy reads at most its ranges). */
+  bytesRead: z.number(),
+  /** Bytes the copy covers, the progress total: the disk's size, or the ranges' total. */
+  bytesTotal: z.number(),
   retries: z.number().int(),
   extentFailures: z.number().int(),
   targetWasZero: z.boolean(),

@@ -39,10 +39,19 @@ export const InputStepWire = z.strictObject({
     image: z.string().startsWith('json:{').optional(),
     /** The backing chain the input plan read (-i disk), for metadata.in. */
     backing: z.array(z.string()).optional(),
+    /** In-place conversion: a commit overlay, not a throwaway one. */
+    inPlace: z.boolean().optional(),
   }),
 });
 
-export const ConvertStepWire = z.strictObject({ metadata: MetadataIn, name: z.string().min(1), noConvert: z.boolean(), convert: ConvertOptions.optional() });
+export const ConvertStepWire = z.strictObject({
+  metadata: MetadataIn,
+  name: z.string().min(1),
+  noConvert: z.boolean(),
+  convert: ConvertOptions.optional(),
+  /** In-place -O FILE. */
+  outputFile: z.string().min(1).optional(),
+});
 
 export const OutputOptionsWire = z.strictObject({
   type: z.enum(['local', 'qemu', 'null']),

@@ -18,10 +18,11 @@ import { inputStep } from '../steps/input/step.js';
 import { checkOutputOptions, type OutputOptions } from '../steps/output/output.js';
 import { requireOvmf } from '../steps/output/ovmf.js';
 import { compressedSizeProblem } from '../steps/output/compressed.js';
+import { checkInPlaceOutput } from '../steps/convert/in-place-output.js';
 import type { StepContext, StepName } from '../steps/step.js';
 import type { ActorReady } from '../protocol/step-messages.js';
 import { createPool, destroyPool } from '../workers/pool.js';
-import { createWorkDir, type WorkDir } from '../workdir/workdir.js';
+import { commitUnfinished, createWorkDir, type WorkDir } from '../workdir/workdir.js';
 import { recordJob } from '../workdir/job-record.js';
 import { startActor, type Actor } from './actor.js';
 import { openJobLogs, type JobLogs } from './job-logs.js';
@@ -73,10 +74,11 @@ export async function runJob(o: JobOptions, hooks: JobHooks = {}): Promise<JobRe
     );
     plan = p;
     for (const message of p.warnings) emit({ type: 'warning', step: 'input', message });
-    const output: OutputOptions | undefined = o.printSourceOnly ? undefined : { ...o.output, name: o.name ?? p.fields.name };
+    const output: OutputOptions | undefined = o.printSourceOnly || o.inPlace ? undefined : { ...o.output, name: o.name ?? p.fields.name };
     if (output) checkOutputOptions(output);
     // A source that says UEFI stays UEFI: no OVMF here fails now rather than after the conversion.
     if (output && output.type !== 'null' && p.fields.firmware === 'uefi') requireOvmf();
+    if (o.inPlace && o.inPlaceOutput !== undefined) checkInPlaceOutput(o.inPlaceOutput);
     workdir = await createWorkDir(o.workParent);
     // Who owns the dir, for `v2v cleanup --stale` if this process dies (src/workdir/job-record.ts).
     await recordJob(workdir, { logDir: o.logDir === undefined ? logs.dir : undefined });
@@ -146,13 +148,19 @@ async function runSteps(o: JobOptions, plan: SourcePlan, output: OutputOptions |
   // started now so that its threads load while the other steps run.
   const disks = plan.disks.length;
   const stepPool = createPool('step-worker', { maxThreads: disks + 2, minThreads: 0 });
-  const copyPool = o.printSourceOnly ? undefined : createPool('copy-worker', { maxThreads: disks, minThreads: disks });
+  const copyPool = o.printSourceOnly || o.inPlace ? undefined : createPool('copy-worker', { maxThreads: disks, minThreads: disks });
   const actors: Actor[] = [];
   // Ctrl-C interrupts the actors that are working. Actors that only hold
   // (ready overlays and targets) stay until the step using them has stopped,
   // so that a cancelled copy ends as cancelled rather than as a lost server.
   const holding = new Set<Actor>();
-  const cancelWorking = () => actors.filter((a) => !holding.has(a)).forEach((a) => a.cancel());
+  // An in-place commit under way is not interrupted: stopped half-way it
+  // would leave the disks half converted (src/steps/convert/commit.ts).
+  const committing = (a: Actor) => a.id === 'convert' && commitUnfinished(workdir.path);
+  const cancelWorking = () => {
+    if (actors.some(committing)) emit({ type: 'warning', step: 'convert', message: 'interrupted while committing the converted disks: the commit is finished first (press Ctrl-C again to stop at once; then run v2v cleanup on the kept work dir to finish it)' });
+    actors.filter((a) => !holding.has(a) && !committing(a)).forEach((a) => a.cancel());
+  };
   signal.addEventListener('abort', cancelWorking, { once: true });
   const actor = (step: 'input' | 'convert' | 'output-setup', body: { actorId: string; disk?: string; input: unknown }): Actor => {
     const a = startActor(stepPool, { jobId: path.basename(workdir.path), step, workdir: workdir.path, log: logs.forStep(step === 'output-setup' ? 'output' : step).config, ...body } as never, (m) =>
@@ -171,12 +179,28 @@ async function runSteps(o: JobOptions, plan: SourcePlan, output: OutputOptions |
   let ok = false;
   try {
     const metadataIn = await stage('input', `Setting up the source: ${describeInput(o.input)}`, async (ctx) => {
-      const inputs = plan.disks.map((disk, index) => actor('input', { actorId: `input-in${index}`, disk: `in${index}`, input: { index, disk } }));
+      const inputs = plan.disks.map((disk, index) => actor('input', { actorId: `input-in${index}`, disk: `in${index}`, input: { index, disk: o.inPlace ? { ...disk, inPlace: true } : disk } }));
       const ready = await Promise.all(
         inputs.map((a, i) => held<Extract<ActorReady, { step: 'input' }>['output']>(a).catch((err: unknown) => Promise.reject(new StepError({ step: 'input', disk: `in${i}`, log: logs.forStep('input').file }, err)))),
       );
       return inputStep.describe(ctx, plan, ready.map((r) => r.disk), o.name);
     });
+    if (o.inPlace) {
+      // In place: the conversion commits into the disks once it has succeeded (src/steps/convert/commit.ts).
+      const name = o.name ?? plan.fields.name;
+      const outputFile = o.inPlaceOutput !== undefined ? path.resolve(o.inPlaceOutput) : undefined;
+      const metadataOut = await stage('convert', 'Converting the guest in place', async () => {
+        const release = await run.slots?.convert(signal);
+        try {
+          const input = { metadata: metadataIn, name, noConvert: false, ...(o.convert ? { convert: o.convert } : {}), ...(outputFile ? { outputFile } : {}) };
+          return (await actor('convert', { actorId: 'convert', input }).done).output as MetadataOut;
+        } finally {
+          release?.();
+        }
+      });
+      ok = true;
+      return { metadataIn, metadataOut, files: outputFile ? [outputFile, `${outputFile}.metadata.out`] : [], timings, copies: [] };
+    }
     if (!output) {
       ok = true;
       return { metadataIn, files: [], timings, copies: [] };

@@ -31,7 +31,7 @@ import { recordedServer } from '../process/server-record.js';
 import { readOutputStateSync, type OutputStateFile } from '../steps/output/state-file.js';
 import { atLastResort } from '../util/last-resort.js';
 import { redactArgv } from '../util/redact.js';
-import { WORKDIR_MARKER, isOwnPrivateDir, writeJson, type WorkDir } from './workdir.js';
+import { WORKDIR_MARKER, commitUnfinished, isOwnPrivateDir, writeJson, type WorkDir } from './workdir.js';
 
 export const JOB_RECORD = 'job.json';
 
@@ -207,6 +207,8 @@ export function removeWorkDirNow(dir: string, record: Pick<JobRecord, 'logDir' |
     }
   }
   for (const p of partialOutputs(dir)) rmSync(p, { force: true });
+  // An in-place commit cut short: the dir (its overlays) and the logs stay for `v2v cleanup DIR`.
+  if (commitUnfinished(dir)) return;
   removeLogDirSync(record.logDir);
   removeDirSync(dir, record.keepDir);
 }

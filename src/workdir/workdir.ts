@@ -2,7 +2,7 @@
 // contract. Input writes in0, in1, ... (NBD Unix sockets over the source
 // disks) and metadata.in; convert writes metadata.out; output setup writes
 // out0, out1, ... over the target disks. Removed by cleanup, always.
-import { lstatSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { lstat, mkdir, readFile, readdir, rm, writeFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
@@ -106,6 +106,25 @@ export function isOwnPrivateDir(dir: string): boolean {
   }
 }
 
+/** DIR/commit.json: an in-place conversion's commit (src/workdir/commit-record.ts). */
+export const COMMIT_RECORD = 'commit.json';
+
+/**
+ * Whether DIR holds an in-place commit that began and did not end: its
+ * overlays are then the only complete copy of the converted data, and the
+ * dir must stay until the commit is finished (`v2v cleanup DIR`). Anything
+ * but a readable record saying otherwise counts as begun.
+ */
+export function commitUnfinished(dir: string): boolean {
+  const file = path.join(dir, COMMIT_RECORD);
+  if (!existsSync(file)) return false;
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { state?: unknown }).state !== 'committed';
+  } catch {
+    return true;
+  }
+}
+
 /** An existing work dir (the step subcommands take one). */
 export function openWorkDir(dir: string, remove: () => Promise<void> = async () => {}): WorkDir {
   let removed: Promise<void> | undefined;
@@ -115,7 +134,8 @@ export function openWorkDir(dir: string, remove: () => Promise<void> = async () 
     outSocket: (i) => path.join(dir, `out${i}`),
     metadataIn: path.join(dir, 'metadata.in'),
     metadataOut: path.join(dir, 'metadata.out'),
-    remove: () => (removed ??= remove()),
+    // Never while an in-place commit is unfinished: its overlays are the converted data.
+    remove: () => (commitUnfinished(dir) ? Promise.resolve() : (removed ??= remove())),
   };
 }
 

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { addon } from '../nbd/binding.js';
 import { actorLogger, closeLogger, createLogger } from '../log/logger.js';
 import { describeLowering, fitMemoryBudget } from '../copy/memory-budget.js';
+import { rangesTotal } from '../copy/byte-ranges.js';
 import {
   CopyStart,
   ToCopyWorker,
@@ -32,8 +33,10 @@ export default async function copyTask(raw: unknown): Promise<CopyDone | CopyFai
     const plan = fitMemoryBudget(task.options);
     if (plan.lowered) log.info({ memoryBudget: task.options.memoryBudget, plan }, describeLowering(task.options, plan));
     const o = { ...task.options, connections: plan.connections, requests: plan.requests };
-    const copier = new addon.Copier({ source: task.source, target: task.target, ...o });
-    log.info({ source: task.source.name, target: task.target.name, options: o }, 'copy starting');
+    const ranges = task.ranges ? { ranges: task.ranges } : {};
+    const copier = new addon.Copier({ source: task.source, target: task.target, ...o, ...ranges });
+    const rangesLog = task.ranges ? { ranges: task.ranges.length, rangesBytes: rangesTotal(task.ranges) } : {};
+    log.info({ source: task.source.name, target: task.target.name, options: o, ...rangesLog }, 'copy starting');
     port.on('message', (m: unknown) => {
       const msg = ToCopyWorker.safeParse(m);
       if (!msg.success) {
@@ -57,7 +60,7 @@ export default async function copyTask(raw: unknown): Promise<CopyDone | CopyFai
     try {
       const stats = await copier.start();
       post();
-      log.info({ stats, mbPerSec: Math.round(stats.size / 1e6 / Math.max(stats.seconds, 1e-6)) }, 'copy finished');
+      log.info({ stats, mbPerSec: Math.round(stats.bytesTotal / 1e6 / Math.max(stats.seconds, 1e-6)) }, 'copy finished');
       return { type: 'copy.done', jobId, stats };
     } finally {
       clearInterval(timer);

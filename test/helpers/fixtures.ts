@@ -15,7 +15,7 @@ export interface Fixtures {
   nbdkit: (args: string[], opts?: { readonly?: boolean; name?: string }) => Promise<Server>;
   qemuNbd: (
     file: string,
-    opts?: { format?: string; imageOpts?: boolean; readonly?: boolean; snapshot?: boolean; bitmap?: string; name?: string },
+    opts?: { format?: string; imageOpts?: boolean; readonly?: boolean; snapshot?: boolean; bitmap?: string; allocationDepth?: boolean; name?: string },
   ) => Promise<Server>;
 }
 

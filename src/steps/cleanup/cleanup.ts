@@ -9,10 +9,11 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { createLogger } from '../../log/logger.js';
 import { stopByPidfile } from '../../process/server-record.js';
-import type { WorkDir } from '../../workdir/workdir.js';
+import { commitUnfinished, type WorkDir } from '../../workdir/workdir.js';
 import { partialOutputs } from '../../workdir/job-record.js';
 import { outputAbort, resumeOutput } from '../output/output.js';
 import { readOutputState } from '../output/state-file.js';
+import { finishCommit } from '../convert/finish-commit.js';
 
 /**
  * Stop every server of the work dir, remove an output that was set up but
@@ -24,6 +25,9 @@ export async function cleanupWorkDir(w: WorkDir, log?: Logger): Promise<void> {
   const state = await readOutputState(w);
   const pidfiles = (await readdir(w.path)).filter((f) => f.endsWith('.pid')).map((f) => path.join(w.path, f));
   await Promise.all(pidfiles.map((p) => stopByPidfile(p, 2000)));
+  // An in-place commit cut short is finished before anything goes (its
+  // overlays hold the converted data); if it cannot be, the dir stays.
+  if (commitUnfinished(w.path)) await finishCommit(w, log ?? createLogger({ level: 'silent' }));
   if (state?.state === 'setup') {
     const { setup, options } = await resumeOutput(w);
     await outputAbort(options, setup, log ?? createLogger({ level: 'silent' }));

@@ -16,6 +16,7 @@ import { formatZodError } from '../../util/zod.js';
 import { writeJson, type WorkDir } from '../../workdir/workdir.js';
 import type { SourceGuest } from './source.js';
 import { qemuImgInfo } from './qemu-img.js';
+import { commitTargetOf, serveCommitOverlay, type CommitTarget } from './commit-overlay.js';
 
 interface ServeOptions {
   workdir: WorkDir;
@@ -23,6 +24,8 @@ interface ServeOptions {
   signal?: AbortSignal | undefined;
   /** Overlays outlive this process (`v2v input`); see StartOptions.detach. */
   detach?: boolean;
+  /** In-place conversion: a kept overlay, committed into the disk on success (commit-overlay.ts). */
+  inPlace?: boolean;
 }
 
 const GiB = 1024 * 1024 * 1024;
@@ -202,8 +205,15 @@ function startOverlay(d: CheckedDisk, opts: ServeOptions): Promise<Server> {
 export async function serveDisk(d: CheckedDisk, opts: ServeOptions): Promise<{ server: Server; disk: DiskIn }> {
   const { log, signal } = opts;
   let server: Server;
+  let commit: CommitTarget | undefined;
   try {
-    server = await startOverlay(d, opts);
+    if (opts.inPlace) {
+      if (d.qemuSpec) throw failer(d.index, d.given)('--in-place: this disk is part of an archive and cannot be converted in place');
+      commit = await commitTargetOf(d.index, d.given, d.source, d.format, d.remote === true);
+      server = await serveCommitOverlay(d.index, d.source, d.format, opts);
+    } else {
+      server = await startOverlay(d, opts);
+    }
   } catch (err) {
     if ((err as EngineError).code === 'PROCESS_ERROR' && !signal?.aborted) {
       // Often the disk's fault (locked by a running VM, unreadable
@@ -219,7 +229,7 @@ export async function serveDisk(d: CheckedDisk, opts: ServeOptions): Promise<{ s
   );
   // metadata.in names where the data comes from, not our view of it.
   const source = d.qemuSpec || d.remote ? d.given : d.source;
-  return { server, disk: { index: d.index, socket: `in${d.index}`, source, format: d.format, size: d.size, bus: 'unknown' } };
+  return { server, disk: { index: d.index, socket: `in${d.index}`, source, format: d.format, size: d.size, bus: 'unknown', ...(commit ? { commit } : {}) } };
 }
 
 /** What metadata.in says about the guest besides its disks. */

@@ -11,12 +11,15 @@ export interface ImageInfo {
   format: string;
   /** Bytes the guest sees. */
   virtualSize: number;
+  /** The backing file the image names, as written in it. */
+  backingFilename?: string;
 }
 
 // Only the fields we use; qemu-img adds fields between versions.
 const QemuImgInfoJson = z.object({
   format: z.string().min(1),
   'virtual-size': z.number().int().min(0),
+  'backing-filename': z.string().optional(),
 });
 
 export interface QemuImgInfoOptions {
@@ -82,7 +85,8 @@ export function qemuImgInfo(file: string, opts: QemuImgInfoOptions = {}): Promis
       }
       const r = QemuImgInfoJson.safeParse(json);
       if (!r.success) return reject(new ProcessError('qemu-img info: no format or virtual-size in its JSON', { command }));
-      resolve({ format: r.data.format, virtualSize: r.data['virtual-size'] });
+      const backing = r.data['backing-filename'];
+      resolve({ format: r.data.format, virtualSize: r.data['virtual-size'], ...(backing !== undefined ? { backingFilename: backing } : {}) });
     });
   });
 }

@@ -34,6 +34,8 @@ export interface DiskSource {
   image?: string | undefined;
   /** The disk's backing chain as the input plan read it (`-i disk`), for metadata.in. */
   backing?: string[] | undefined;
+  /** In-place conversion: served through a commit overlay (commit-overlay.ts). */
+  inPlace?: boolean | undefined;
 }
 
 export interface ServedDisk {
@@ -106,7 +108,7 @@ export async function serveSource(
       if (why && err instanceof InputError) err.message = `input: disk ${file}: cannot read it: ${why}`;
       throw err;
     });
-    const { server, disk } = await serveDisk(checked, { workdir, log, ...(signal ? { signal } : {}), detach: o.detach === true });
+    const { server, disk } = await serveDisk(checked, { workdir, log, ...(signal ? { signal } : {}), detach: o.detach === true, inPlace: src.inPlace === true });
     return { disk: src.backing?.length ? { ...disk, backing: src.backing } : disk, server, fronts };
   } catch (err) {
     await Promise.all(fronts.map((f) => f.stop()));

@@ -16,9 +16,20 @@ export { guestArch, osinfoId } from './osinfo.js';
 
 export interface OutputDiskRef {
   index: number;
-  /** Absolute path of the final disk file. */
+  /** Absolute path of the final disk file, or (a disk converted in place) the NBD URI it is served on. */
   path: string;
-  format: 'raw' | 'qcow2';
+  format: string;
+}
+
+/** libvirt's <source> of a disk: a file, or an NBD export (nbd://HOST[:PORT]/EXPORT, nbd+unix:///EXPORT?socket=S). */
+function diskSource(p: string): { type: string; source: El } {
+  if (!/^nbd(\+unix)?:\/\//.test(p)) return { type: 'file', source: el('source', [['file', p]]) };
+  const u = new URL(p);
+  const name = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  const host = u.protocol === 'nbd+unix:'
+    ? el('host', [['transport', 'unix'], ['socket', u.searchParams.get('socket') ?? '']])
+    : el('host', [['name', u.hostname], ['port', u.port || '10809']]);
+  return { type: 'network', source: el('source', [['protocol', 'nbd'], ...(name ? [['name', name] as [string, string]] : [])], host) };
 }
 
 /** The <disk> elements of one bus (create_libvirt_xml's make_disk); an empty slot is a comment. */
@@ -35,11 +46,12 @@ function busDisks(slots: BusSlot[], busName: string, prefix: string, disks: Outp
     if (s.kind === 'disk') {
       const d = disks.find((x) => x.index === s.index);
       if (!d) throw new Error(`output: no output disk ${s.index}`);
+      const { type, source } = diskSource(d.path);
       const attrs: [string, string][] = [
-        ['type', 'file'],
+        ['type', type],
         ['device', 'disk'],
       ];
-      return el('disk', attrs, driver(d.format), el('source', [['file', d.path]]), el('target', target));
+      return el('disk', attrs, driver(d.format), source, el('target', target));
     }
     const attrs: [string, string][] = [
       ['device', s.kind],
