@@ -28,3 +28,6 @@ export { CopyStats } from './protocol/messages.js';
 export { NbdHandle, type Extent, nativeStats, libnbdVersion } from './nbd/handle.js';
 export * from './errors.js';
 export { startNbdkit, startQemuNbd, nbdUnixUri, type Server } from './process/server.js';
+export { WarmState, WarmRound } from './warm/state.js';
+export type { WarmApi, WarmEvents } from './warm/warm.js';
+export type { Changes as WarmChanges } from './warm/round.js';

@@ -28,6 +28,7 @@ import { runLastResort } from '../util/last-resort.js';
 import { argvProblem } from '../util/text.js';
 import { staleWarning } from '../workdir/stale.js';
 import { guardStdio } from './stdio.js';
+import { runWarm } from './warm-command.js';
 
 const SUBCOMMANDS = new Set(['copy']);
 
@@ -142,6 +143,10 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
     if (bad !== undefined) throw new ConfigError(bad);
     if (argv[0] === 'batch') {
       await runBatch(argv.slice(1), { signal: ac.signal, out: ctx.out, engine, warnStale });
+      return 0;
+    }
+    if (argv[0] === 'warm') {
+      await runWarm(argv.slice(1), { signal: ac.signal, out: ctx.out, err: io.err, warm: engine.warm });
       return 0;
     }
     if (argv[0] !== undefined && STEP_COMMANDS.has(argv[0])) {

@@ -10,6 +10,7 @@ import type { CopyStats } from '../protocol/messages.js';
 import { runJob, type JobHooks, type JobResult } from '../supervisor/pipeline.js';
 import { parseJobOptions, type JobOptionsInput } from './options.js';
 import { stepApi, type StepApi } from './step-api.js';
+import { warmApi, type WarmApi } from '../warm/warm.js';
 
 export interface Engine {
   /** Run a whole job (input, convert, output setup, copy, output finalize, cleanup). */
@@ -20,6 +21,8 @@ export interface Engine {
   copy(req: CopyRequest): Promise<CopyStats>;
   /** The steps one by one on a work dir, for supervisors of their own (as the step subcommands). */
   readonly steps: StepApi;
+  /** Warm migration in rounds: begin, sync, cutover (as `v2v warm`; src/warm/). */
+  readonly warm: WarmApi;
   /** Cancel every job still running and wait until each has cleaned up. */
   close(): Promise<void>;
 }
@@ -49,6 +52,7 @@ export function createEngine(engineOptions: EngineOptions = {}): Engine {
     return done;
   }
 
+  const steps = stepApi(track);
   return {
     convert(options, hooks = {}) {
       return track(hooks.signal, async (signal) => {
@@ -64,7 +68,8 @@ export function createEngine(engineOptions: EngineOptions = {}): Engine {
     copy(req) {
       return track(req.signal, (signal) => copyDisk({ ...req, signal }));
     },
-    steps: stepApi(track),
+    steps,
+    warm: warmApi(steps, track),
     async close() {
       closed = true;
       for (const r of running) r.stop.abort(new Error('engine closed'));

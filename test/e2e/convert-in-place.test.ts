@@ -9,7 +9,7 @@ import { describe, expect } from 'vitest';
 import { test, sha256File } from '../helpers/fixtures.js';
 import { runCli, type CliResult, stderrBesidesWarnings } from '../helpers/cli.js';
 import { once, sharedConversion } from '../helpers/conversions.js';
-import { bootConsole, guestOutputs, noSampleGuest, overlayOfSample, sampleGuest, tcg } from '../helpers/guests.js';
+import { bootOnVirtio, guestOutputs, noSampleGuest, overlayOfSample, sampleGuest, tcg } from '../helpers/guests.js';
 
 describe.skipIf(noSampleGuest)('--in-place on the sample guest', () => {
   const conversion = sharedConversion(async (tmp): Promise<{ disk: string; xml: string; work: string; r: CliResult; sample: string }> => {
@@ -50,13 +50,7 @@ describe.skipIf(noSampleGuest)('--in-place on the sample guest', () => {
   });
 
   test('it boots on virtio (TCG here) to a login prompt', { timeout: 480_000 }, async () => {
-    const text = await bootConsole([
-      'qemu-system-x86_64',
-      '-machine', 'q35,accel=tcg', '-m', '1024', '-display', 'none',
-      '-drive', `file=${conversion().disk},format=qcow2,if=virtio,snapshot=on`,
-      '-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0',
-      '-serial', 'stdio',
-    ], 420_000);
+    const text = await bootOnVirtio(conversion().disk, 'qcow2');
     expect(text).not.toMatch(/ALERT!|emergency mode/i);
     expect(text).toMatch(/login:/);
   });

@@ -12,7 +12,7 @@ import { describe, expect } from 'vitest';
 import { test, sha256File } from '../helpers/fixtures.js';
 import { runCli, type CliResult, stderrBesidesWarnings } from '../helpers/cli.js';
 import { demoConversion, once, sharedConversion } from '../helpers/conversions.js';
-import { bootConsole, guestOutputs, noSampleGuest, sampleGuest, tcg } from '../helpers/guests.js';
+import { bootOnVirtio, guestOutputs, noSampleGuest, sampleGuest, tcg } from '../helpers/guests.js';
 
 type Made =
   /** Converted here: the run and what the test saw around it. */
@@ -78,13 +78,7 @@ describe.skipIf(noSampleGuest)('the sample guest, -i disk to -o local', () => {
 
   // TCG takes 30-45 s to the prompt on an idle machine, minutes on a busy one.
   test('it boots on virtio (disk and NIC; TCG here) to a login prompt', { timeout: 480_000 }, async () => {
-    const text = await bootConsole([
-      'qemu-system-x86_64',
-      '-machine', 'q35,accel=tcg', '-m', '1024', '-display', 'none',
-      '-drive', `file=${disk()},format=raw,if=virtio,snapshot=on`,
-      '-netdev', 'user,id=n0', '-device', 'virtio-net-pci,netdev=n0',
-      '-serial', 'stdio',
-    ], 420_000);
+    const text = await bootOnVirtio(disk(), 'raw');
     expect(text).not.toMatch(/ALERT!|emergency mode/i);
     expect(text).toMatch(/login:/);
   });

@@ -115,6 +115,26 @@ describe.skipIf(needs)('--in-place: commit on success', () => {
     expectOk(await v2v('cleanup', dir), 'cleanup');
   });
 
+  test('a disk on an NBD server (-i disk nbd+unix://) is committed there', async ({ tmp, nbdkit }) => {
+    const a = path.join(tmp, 'a.img');
+    await makeRaw(a, 16, 4);
+    const ref = path.join(tmp, 'ref.img');
+    await run(['cp', a, ref]);
+    const before = await sha256File(a);
+    const server = await nbdkit(['file', `file=${a}`]);
+    const dir = path.join(tmp, 'wd');
+    expectOk(await v2v('input', '-i', 'disk', server.uri, '--in-place', '--workdir', dir), 'input --in-place');
+    await scribble(dir, 0, 0x50);
+    await run(['qemu-io', '-f', 'raw', '-c', 'write -P 80 70000 5000', '-c', 'write -P 81 3M 1M', '-c', 'write -z 8M 1M', ref]);
+    expect(await sha256File(a)).toBe(before);
+    const xml = path.join(tmp, 'nbd.xml');
+    expectOk(await v2v('convert', dir, '--no-convert', '-O', xml), 'convert');
+    expect(await sha256File(a)).toBe(await sha256File(ref));
+    // The XML names the NBD export, as libvirt describes one.
+    expect(await readFile(xml, 'utf8')).toMatch(/<disk type='network' device='disk'>\s*<driver name='qemu' type='raw'\/>\s*<source protocol='nbd'>\s*<host transport='unix' socket='[^']*nbdkit0.sock'\/>/);
+    expectOk(await v2v('cleanup', dir), 'cleanup');
+  });
+
   test('options: --in-place takes no -o, only -i disk|libvirtxml|libvirt, not --no-convert; -O only with it', async ({ tmp }) => {
     const a = path.join(tmp, 'a.img');
     await makeRaw(a, 4, 1);

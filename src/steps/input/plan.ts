@@ -180,6 +180,8 @@ async function readPlan(
   // A bare disk's backing chain: shown in metadata.in, remote levels refused unless allowed.
   if (input.type === 'disk') {
     for (const [i, d] of disks.entries()) {
+      // A URI (nbd://, http://) is read through our front as the server exports it: no chain of files here.
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(d.file)) continue;
       const backing = await backingChain(d.file, d.format, { allowRemote: allowRemoteBacking, fail: failer(i, d.file) });
       if (backing.length > 0) Object.assign(d, { backing });
     }
