@@ -6,7 +6,7 @@
 import { mkdir, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
-import { test, sha256File } from '../helpers/fixtures.js';
+import { test, run, sha256File } from '../helpers/fixtures.js';
 import { runCli, type CliResult, stderrBesidesWarnings } from '../helpers/cli.js';
 import { once, sharedConversion } from '../helpers/conversions.js';
 import { bootOnVirtio, guestOutputs, noSampleGuest, overlayOfSample, sampleGuest, tcg } from '../helpers/guests.js';
@@ -41,6 +41,8 @@ describe.skipIf(noSampleGuest)('--in-place on the sample guest', () => {
     expect(xml).toContain(`<source file='${c.disk}'/>`);
     expect(xml).toMatch(/<target dev=['"]vda['"] bus=['"]virtio['"]/);
     expect(JSON.parse(await readFile(`${c.xml}.metadata.out`, 'utf8'))).toMatchObject({ converted: true, diskBus: 'virtio' });
+    // Valid for libvirt (its own schema check).
+    expect(await run(['virt-xml-validate', c.xml, 'domain'])).toMatch(/validates/);
   });
 
   test('the disk itself is converted: fstab names /dev/vda1', { timeout: 300_000 }, async () => {
