@@ -42,7 +42,7 @@ describe.skipIf(noSampleGuest)('--in-place on the sample guest', () => {
     expect(xml).toMatch(/<target dev=['"]vda['"] bus=['"]virtio['"]/);
     expect(JSON.parse(await readFile(`${c.xml}.metadata.out`, 'utf8'))).toMatchObject({ converted: true, diskBus: 'virtio' });
     // Valid for libvirt (its own schema check).
-    expect(await run(['virt-xml-validate', c.xml, 'domain'])).toMatch(/validates/);
+    await run(['virt-xml-validate', c.xml, 'domain']); // exit status 1 (a rejection) if not
   });
 
   test('the disk itself is converted: fstab names /dev/vda1', { timeout: 300_000 }, async () => {
