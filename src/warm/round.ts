@@ -14,6 +14,7 @@
 // targets are served again on the warm dir's out<N> sockets, where the
 // copies are recorded (copy<N>.json) as in any output.
 import type { Logger } from 'pino';
+import type { Piscina } from 'piscina';
 import { copy } from '../copy/copy.js';
 import { rangesFromBitmap, rangesFromJsonFile, rangesTotal, type ByteRange } from '../copy/ranges.js';
 import { ConfigError } from '../errors.js';
@@ -62,7 +63,7 @@ export async function copyChanges(
   meta: MetadataIn,
   out: OutputStateFile,
   changes: Changes,
-  o: { log: Logger; signal: AbortSignal; onProgress?: (disk: string, done: number, total: number) => void },
+  o: { log: Logger; signal: AbortSignal; pool: Piscina; onProgress?: (disk: string, done: number, total: number) => void },
 ): Promise<DiskRound[]> {
   const fromFiles = await changedRangesFromFiles(changes, meta.disks.length);
   const servers: Server[] = [];
@@ -75,6 +76,8 @@ export async function copyChanges(
         const src = await serveSourceDisk(w, d, changes, o.log);
         if (src.server) servers.push(src.server);
         const ranges = fromFiles ? fromFiles[i]! : await rangesFromBitmap(src.uri, (changes as { name: string }).name);
+        // Nothing changed on this disk: nothing to serve or copy.
+        if (ranges.length === 0) return { disk, bytesChanged: 0, bytesRead: 0 };
         const t = await serveDisk(target.partial, out.options.format, d.index, w, o.log, o.signal);
         servers.push(t);
         const stats = await copy({
@@ -84,6 +87,7 @@ export async function copyChanges(
           disk,
           jobId: `warm-${disk}`,
           signal: o.signal,
+          pool: o.pool,
           ...(o.onProgress ? { onProgress: (done: number, total: number) => o.onProgress!(disk, done, total) } : {}),
         });
         return { disk, bytesChanged: rangesTotal(ranges), bytesRead: stats.bytesRead };

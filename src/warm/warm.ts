@@ -19,6 +19,7 @@ import { parseJobOptions, type JobOptions, type JobOptionsInput } from '../engin
 import type { StepApi } from '../engine/step-api.js';
 import { copy } from '../copy/copy.js';
 import { createLogger } from '../log/logger.js';
+import { createPool, destroyPool } from '../workers/pool.js';
 import { stopByPidfile } from '../process/server-record.js';
 import { pidfilesIn } from '../workdir/job-record.js';
 import { readOutputState } from '../steps/output/state-file.js';
@@ -87,7 +88,11 @@ export function warmApi(steps: StepApi, track: <T>(signal: AbortSignal | undefin
     const t0 = Date.now();
     e.onRound?.({ round: n, kind, phase: 'started' });
     const log = e.log ?? createLogger({ level: 'silent' });
-    const disks = await copyChanges(w, meta, out, changes, { log, signal, onProgress: (disk, done, total) => e.onProgress?.({ round: n, disk, done, total }) });
+    // The copy threads start now, while the servers start: a round's fixed cost.
+    const pool = createPool('copy-worker', { maxThreads: meta.disks.length, minThreads: meta.disks.length });
+    const disks = await copyChanges(w, meta, out, changes, { log, signal, pool, onProgress: (disk, done, total) => e.onProgress?.({ round: n, disk, done, total }) }).finally(() =>
+      destroyPool(pool),
+    );
     const round: WarmRound = {
       n,
       kind,
