@@ -185,38 +185,29 @@ async function runSteps(o: JobOptions, plan: SourcePlan, output: OutputOptions |
       );
       return inputStep.describe(ctx, plan, ready.map((r) => r.disk), o.name);
     });
-    if (o.inPlace) {
-      // In place: the conversion commits into the disks once it has succeeded (src/steps/convert/commit.ts).
-      const name = o.name ?? plan.fields.name;
-      const outputFile = o.inPlaceOutput !== undefined ? path.resolve(o.inPlaceOutput) : undefined;
-      const metadataOut = await stage('convert', 'Converting the guest in place', async () => {
-        const release = await run.slots?.convert(signal);
-        try {
-          const input = { metadata: metadataIn, name, noConvert: false, ...(o.convert ? { convert: o.convert } : {}), ...(outputFile ? { outputFile } : {}) };
-          return (await actor('convert', { actorId: 'convert', input }).done).output as MetadataOut;
-        } finally {
-          release?.();
-        }
-      });
-      ok = true;
-      return { metadataIn, metadataOut, files: outputFile ? [outputFile, `${outputFile}.metadata.out`] : [], timings, copies: [] };
-    }
-    if (!output) {
+    if (!output && !o.inPlace) {
       ok = true;
       return { metadataIn, files: [], timings, copies: [] };
     }
     // Known once the disks are open, refused before the conversion.
-    const oddSize = compressedSizeProblem(output, metadataIn.disks);
-    if (oddSize !== undefined) throw new ConfigError(oddSize);
-    const metadataOut = await stage('convert', o.noConvert ? 'Copying without conversion (--no-convert)' : CONVERT_MESSAGE, async () => {
+    const oddSize = output && compressedSizeProblem(output, metadataIn.disks);
+    if (oddSize) throw new ConfigError(oddSize);
+    // In place (-O FILE): the convert step commits into the disks once the conversion has succeeded (src/steps/convert/commit.ts).
+    const outputFile = o.inPlace && o.inPlaceOutput !== undefined ? path.resolve(o.inPlaceOutput) : undefined;
+    const message = o.inPlace ? 'Converting the guest in place' : o.noConvert ? 'Copying without conversion (--no-convert)' : CONVERT_MESSAGE;
+    const metadataOut = await stage('convert', message, async () => {
       const release = o.noConvert ? undefined : await run.slots?.convert(signal);
       try {
-        const done = await actor('convert', { actorId: 'convert', input: { metadata: metadataIn, name: output.name, noConvert: o.noConvert, ...(o.convert ? { convert: o.convert } : {}) } }).done;
-        return done.output as MetadataOut;
+        const input = { metadata: metadataIn, name: output?.name ?? o.name ?? plan.fields.name, noConvert: o.noConvert, ...(o.convert ? { convert: o.convert } : {}), ...(outputFile ? { outputFile } : {}) };
+        return (await actor('convert', { actorId: 'convert', input }).done).output as MetadataOut;
       } finally {
         release?.();
       }
     });
+    if (!output) {
+      ok = true;
+      return { metadataIn, metadataOut, files: outputFile ? [outputFile, `${outputFile}.metadata.out`] : [], timings, copies: [] };
+    }
     const out = actor('output-setup', { actorId: 'output', input: { metadata: metadataOut, options: output } });
     const targets = await stage('output-setup', `Setting up the destination: -o ${output.type}${output.storage ? ` -os ${output.storage}` : ''}`, async () =>
       (await held<Extract<ActorReady, { step: 'output-setup' }>['output']>(out)).targets,
