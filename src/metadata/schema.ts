@@ -125,7 +125,10 @@ export interface GuestFacts {
   converted: boolean;
   os: GuestOs | null;
   uefi: boolean;
-  virtio: boolean;
+  /** The converted guest's buses and machine (virt-v2v's guest capabilities). */
+  diskBus: MetadataOut['diskBus'];
+  nicModel: MetadataOut['nicModel'];
+  machine: MetadataOut['machine'];
 }
 
 /** metadata.out for a source and what conversion found (or assumed). */
@@ -137,11 +140,11 @@ export function metadataOutFor(m: MetadataIn, name: string, g: GuestFacts): Meta
     converted: g.converted,
     os: g.os,
     firmware: m.firmware === 'uefi' || g.uefi ? 'uefi' : 'bios',
-    machine: 'q35',
+    machine: g.machine,
     memory: m.memory,
     vcpus: m.vcpus,
-    diskBus: g.virtio ? 'virtio' : 'sata',
-    nicModel: g.virtio ? 'virtio' : 'e1000',
+    diskBus: g.diskBus,
+    nicModel: g.nicModel,
     disks: m.disks.map((d) => ({ index: d.index, size: d.size })),
     nics: m.nics,
     removables: m.removables,
@@ -151,5 +154,5 @@ export function metadataOutFor(m: MetadataIn, name: string, g: GuestFacts): Meta
 
 /** metadata.out for a guest copied as it is (--no-convert): already at home on KVM. */
 export function unconvertedMetadata(m: MetadataIn, name: string): MetadataOut {
-  return metadataOutFor(m, name, { converted: false, os: null, uefi: false, virtio: true });
+  return metadataOutFor(m, name, { converted: false, os: null, uefi: false, diskBus: 'virtio', nicModel: 'virtio', machine: 'q35' });
 }

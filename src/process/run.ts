@@ -1,4 +1,4 @@
-// Long-running helper programs (virt-v2v-in-place, virt-inspector): argument
+// Long-running helper programs (virt-v2v-in-place): argument
 // arrays, their own process group so that cancel reaches the qemu appliance
 // they start, output lines to the step's log, and a ProcessError with the
 // last lines of stderr on failure.
@@ -21,6 +21,10 @@ export function runProgram(
     graceMs?: number;
     /** The program's name in messages and log lines when argv[0] only launches it (unshare). */
     name?: string;
+    /** Each whole line of stdout and stderr, as it comes. */
+    onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+    /** Strings never written to the log as they are (passphrases): replaced by <redacted>. */
+    redact?: string[];
   },
 ): Promise<RunResult> {
   const [cmd, ...args] = argv as [string, ...string[]];
@@ -34,14 +38,27 @@ export function runProgram(
     });
     let stdout = '';
     let stderr = '';
-    const lines = (stream: 'stdout' | 'stderr') => (d: Buffer) => {
+    const secrets = (opts.redact ?? []).filter((s) => s.length > 0);
+    const hide = (line: string) => secrets.reduce((l, s) => l.replaceAll(s, '<redacted>'), line);
+    const partial = { stdout: '', stderr: '' };
+    const emit = (stream: 'stdout' | 'stderr', line: string) => {
+      if (line.trim()) opts.log.debug({ [stream]: hide(line) }, name);
+      opts.onLine?.(line, stream);
+    };
+    const lines = (stream: 'stdout' | 'stderr') => (d: string) => {
       const text = d.toString();
       if (stream === 'stdout') stdout += text;
       else stderr = (stderr + text).slice(-20_000);
-      for (const line of text.split('\n')) if (line.trim()) opts.log.debug({ [stream]: line }, name);
+      const all = (partial[stream] + text).split('\n');
+      partial[stream] = all.pop()!;
+      for (const line of all) emit(stream, line);
     };
-    child.stdout!.on('data', lines('stdout'));
-    child.stderr!.on('data', lines('stderr'));
+    // Strings, decoded across chunk boundaries (a character split between two reads stays whole).
+    child.stdout!.setEncoding('utf8').on('data', lines('stdout'));
+    child.stderr!.setEncoding('utf8').on('data', lines('stderr'));
+    const flush = () => {
+      for (const stream of ['stdout', 'stderr'] as const) if (partial[stream]) emit(stream, partial[stream]), (partial[stream] = '');
+    };
     let killTimer: NodeJS.Timeout | undefined;
     const kill = (sig: NodeJS.Signals) => {
       try {
@@ -63,6 +80,7 @@ export function runProgram(
       reject(new ProcessError(`${opts.what}: cannot run ${cmd}: ${e.message}`, { command: argv.join(' ') }));
     });
     child.on('close', (code, signal) => {
+      flush();
       process.off('exit', onExit);
       opts.signal?.removeEventListener('abort', onAbort);
       if (killTimer) clearTimeout(killTimer);

@@ -124,7 +124,7 @@ describe.skipIf(needs)('v2v --no-convert', () => {
     expect(processesUsing(work)).toEqual([]);
   });
 
-  test.skipIf(!has('virt-v2v-in-place') || !has('virt-inspector'))(
+  test.skipIf(!has('virt-v2v-in-place'))(
     'a disk that is not a guest: convert fails naming the step and its log, nothing left',
     { timeout: 240_000 },
     async ({ tmp }) => {

@@ -3,7 +3,7 @@
 // every local user (REFERENCE.md: `nobody` read the guest's disk through one
 // and wrote into the overlay that became the output). So every program of
 // the conversion that listens on or connects to TCP (the overlays' proxies,
-// virt-v2v-in-place, virt-inspector over the proxies) runs inside a network
+// virt-v2v-in-place) runs inside a network
 // namespace of its own, whose only network is its own loopback: no process
 // in the host's namespace can connect. bin/netns-run.sh is the launcher run
 // inside it (an argument array, never a shell string): it brings lo up,
@@ -137,6 +137,8 @@ export async function runWithProxies(
     env?: NodeJS.ProcessEnv;
     what: string;
     signal?: AbortSignal;
+    onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+    redact?: string[];
   },
 ): Promise<RunResult> {
   const net = await privateNetwork();
@@ -161,6 +163,8 @@ export async function runWithProxies(
       name: argv[0]!,
       ...(o.env ? { env: o.env } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.onLine ? { onLine: o.onLine } : {}),
+      ...(o.redact ? { redact: o.redact } : {}),
     });
   } finally {
     for (const p of o.proxies) {

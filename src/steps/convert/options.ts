@@ -1,8 +1,7 @@
 // The conversion's own options, virt-v2v's --root and --key, passed on to
-// virt-v2v-in-place (and --key to virt-inspector, which must open the same
-// LUKS devices to see the guest). A key given as text never reaches a
-// command line, a log or an error message: it goes to the programs as a
-// file (mode 0600, in the private work dir) for as long as they run.
+// virt-v2v-in-place. A key given as text never reaches a command line, a log
+// or an error message: it goes to the program as a file (mode 0600, in the
+// private work dir) for as long as it runs.
 import { open, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -79,12 +78,14 @@ export function parseKeySelector(arg: string): LuksKey {
   throw new ConfigError(`--key: ${sel}: invalid TYPE`);
 }
 
-/** The options as virt-v2v-in-place and virt-inspector take them, and how to remove the key files. */
+/** The options as virt-v2v-in-place takes them, and how to remove the key files. */
 export interface ConvertArgs {
-  /** --root (virt-v2v-in-place only). */
+  /** --root. */
   root: string[];
   /** --key ID:file:FILE for each key. */
   keys: string[];
+  /** The passphrases given on the command line: never logged (its -v output could echo one). */
+  secrets: string[];
   /** Remove the key files written for passphrases. */
   dispose(): Promise<void>;
 }
@@ -117,5 +118,6 @@ export async function convertArgs(dir: string, o: ConvertOptions | undefined): P
     await dispose();
     throw err;
   }
-  return { root: o?.root !== undefined ? ['--root', o.root] : [], keys, dispose };
+  const secrets = (o?.keys ?? []).flatMap((k) => (k.type === 'key' ? [k.key] : []));
+  return { root: o?.root !== undefined ? ['--root', o.root] : [], keys, secrets, dispose };
 }

@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConvertOptions, convertArgs, parseKeySelector } from '../../../src/steps/convert/options.js';
-import { parseInspection } from '../../../src/steps/convert/convert.js';
 import { thrownBy } from '../../helpers/tools.js';
 
 describe('--key selectors and --root (virt-v2v-in-place options)', () => {
@@ -31,6 +30,7 @@ describe('--key selectors and --root (virt-v2v-in-place options)', () => {
       const file = path.join(dir, 'luks-key0');
       expect(a.root).toEqual(['--root', 'first']);
       expect(a.keys).toEqual(['--key', `/dev/sda2:file:${file}`, '--key', `/dev/sdb:file:${path.resolve('rel.key')}`]);
+      expect(a.secrets).toEqual(['pw']);
       expect(readFileSync(file, 'utf8')).toBe('pw');
       expect(statSync(file).mode & 0o777).toBe(0o600);
       await a.dispose();
@@ -39,14 +39,5 @@ describe('--key selectors and --root (virt-v2v-in-place options)', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
-
-  it('parseInspection: the OS of --root /dev/... in a multi-boot guest, else the first', () => {
-    const os2 = (root: string, distro: string) => `<operatingsystem><root>${root}</root><name>linux</name><distro>${distro}</distro></operatingsystem>`;
-    const xml = `<?xml version="1.0"?>\n<operatingsystems>${os2('/dev/sda1', 'fedora')}${os2('/dev/sda2', 'debian')}</operatingsystems>\n`;
-    expect(parseInspection(xml).os.distro).toBe('fedora');
-    expect(parseInspection(xml, 'first').os.distro).toBe('fedora');
-    expect(parseInspection(xml, '/dev/sda2').os.distro).toBe('debian');
-    expect(parseInspection(xml, '/dev/sdz9').os.distro).toBe('fedora');
   });
 });
