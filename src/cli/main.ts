@@ -12,23 +12,22 @@
 // dirs removed), then exit at once. A closed stdout or stderr (`v2v ... |
 // head -1`) cancels the job the same way, exit status 141 (128 + SIGPIPE);
 // nothing more is written to the closed stream.
+//
+// Start-up: each command's modules are imported when that command runs (the
+// bundle splits them into chunks), so `v2v --version` or `v2v copy` does not
+// load and compile the whole engine first.
 import { constants as osConstants } from 'node:os';
-import { Command, CommanderError, Option } from 'commander';
 import type { Piscina } from 'piscina';
 import { ConfigError, describeError, isAbortError } from '../errors.js';
+import type { Engine } from '../engine/engine.js';
 import type { LogConfig } from '../log/logger.js';
-import { runBatch } from './batch-command.js';
-import { copyCommand } from './copy-command.js';
 import type { CliContext } from './context.js';
-import { hideGroups } from './groups.js';
-import { runStep, STEP_COMMANDS } from './step-commands.js';
-import { runV2v } from './v2v-command.js';
-import { createEngine } from '../engine/engine.js';
 import { runLastResort } from '../util/last-resort.js';
 import { argvProblem } from '../util/text.js';
-import { staleWarning } from '../workdir/stale.js';
 import { guardStdio } from './stdio.js';
-import { runWarm } from './warm-command.js';
+
+/** The step subcommands on a work dir (src/cli/step-commands.ts runs them). */
+export const STEP_COMMANDS = new Set(['input', 'convert', 'output', 'cleanup']);
 
 const SUBCOMMANDS = new Set(['copy']);
 
@@ -105,9 +104,62 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
   for (const s of CANCEL_SIGNALS) process.on(s, onSignal);
   /** Before a command that makes work dirs under $TMPDIR: say if dead jobs left some there. */
   const warnStale = async () => {
+    const { staleWarning } = await import('../workdir/stale.js');
     const w = await staleWarning().catch(() => undefined);
     if (w) io.err(`v2v: warning: ${w}\n`);
   };
+  let engine: Engine | undefined;
+  const theEngine = async () => (engine ??= (await import('../engine/engine.js')).createEngine());
+  try {
+    // Node gave us argv decoded with U+FFFD for every invalid byte: a name
+    // or path so changed would name another file; refuse it, whatever the command.
+    const bad = argvProblem(argv);
+    if (bad !== undefined) throw new ConfigError(bad);
+    const out = io.out;
+    // A bare --version (virt-v2v's -V too) needs nothing else loaded.
+    if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+      out((await import('./version.js')).versionLine());
+      return 0;
+    }
+    if (argv[0] === 'batch') {
+      const { runBatch } = await import('./batch-command.js');
+      await runBatch(argv.slice(1), { signal: ac.signal, out, engine: await theEngine(), warnStale });
+      return 0;
+    }
+    if (argv[0] === 'warm') {
+      const { runWarm } = await import('./warm-command.js');
+      await runWarm(argv.slice(1), { signal: ac.signal, out, err: io.err, warm: (await theEngine()).warm });
+      return 0;
+    }
+    if (argv[0] !== undefined && STEP_COMMANDS.has(argv[0])) {
+      const { runStep } = await import('./step-commands.js');
+      await runStep(argv, { signal: ac.signal, out, err: io.err, steps: (await theEngine()).steps, warnStale });
+      return 0;
+    }
+    if (!isSubcommand(argv)) {
+      const { runV2v } = await import('./v2v-command.js');
+      await runV2v(argv, { signal: ac.signal, out, err: io.err, engine: await theEngine(), warnStale });
+      return 0;
+    }
+    return await runSubcommand(argv, io, ac.signal, opts.copyPool);
+  } catch (err) {
+    // A cancel the user asked for is no error: "v2v: copy: cancelled".
+    io.err(`v2v: ${isAbortError(err) ? '' : 'error: '}${describeError(err)}\n`);
+    return cancelStatus ?? 1;
+  } finally {
+    await engine?.close();
+    for (const s of CANCEL_SIGNALS) process.off(s, onSignal);
+    io.dispose();
+  }
+}
+
+/** `v2v [-v] [--log-file F] copy ...`: commander's subcommands. */
+async function runSubcommand(argv: string[], io: ReturnType<typeof guardStdio>, signal: AbortSignal, copyPool?: Piscina): Promise<number> {
+  const [{ Command, CommanderError, Option }, { copyCommand }, { hideGroups }] = await Promise.all([
+    import('commander'),
+    import('./copy-command.js'),
+    import('./groups.js'),
+  ]);
   // Commander's own usage errors ("error: missing required argument ...")
   // follow the same one-line "v2v: error: ..." form as every other error. Commands
   // added with addCommand() do not inherit this, so each one gets it too.
@@ -129,46 +181,19 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
       const level = o.logLevel ?? (o.verbose ? 'debug' : o.logFile ? 'info' : 'silent');
       return { level, ...(o.logFile ? { file: o.logFile } : {}) };
     },
-    signal: ac.signal,
+    signal,
     out: io.out,
     groups,
-    ...(opts.copyPool ? { copyPool: opts.copyPool } : {}),
+    ...(copyPool ? { copyPool } : {}),
   };
   program.addCommand(copyCommand(ctx).exitOverride().configureOutput(output));
-  const engine = createEngine();
   try {
-    // Node gave us argv decoded with U+FFFD for every invalid byte: a name
-    // or path so changed would name another file; refuse it, whatever the command.
-    const bad = argvProblem(argv);
-    if (bad !== undefined) throw new ConfigError(bad);
-    if (argv[0] === 'batch') {
-      await runBatch(argv.slice(1), { signal: ac.signal, out: ctx.out, engine, warnStale });
-      return 0;
-    }
-    if (argv[0] === 'warm') {
-      await runWarm(argv.slice(1), { signal: ac.signal, out: ctx.out, err: io.err, warm: engine.warm });
-      return 0;
-    }
-    if (argv[0] !== undefined && STEP_COMMANDS.has(argv[0])) {
-      await runStep(argv, { signal: ac.signal, out: ctx.out, err: io.err, steps: engine.steps, warnStale });
-      return 0;
-    }
-    if (!isSubcommand(argv)) {
-      await runV2v(argv, { signal: ac.signal, out: ctx.out, err: io.err, engine, warnStale });
-      return 0;
-    }
     await program.parseAsync(normalise(words), { from: 'user' });
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : 1;
     }
-    // A cancel the user asked for is no error: "v2v: copy: cancelled".
-    io.err(`v2v: ${isAbortError(err) ? '' : 'error: '}${describeError(err)}\n`);
-    return cancelStatus ?? 1;
-  } finally {
-    await engine.close();
-    for (const s of CANCEL_SIGNALS) process.off(s, onSignal);
-    io.dispose();
+    throw err;
   }
 }

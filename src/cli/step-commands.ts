@@ -23,7 +23,6 @@ import { parseV2vArgs, type V2vArgs } from '../engine/command-line.js';
 import type { StepApi } from '../engine/step-api.js';
 import type { V2vContext } from './v2v-command.js';
 
-export const STEP_COMMANDS = new Set(['input', 'convert', 'output', 'cleanup']);
 
 export const STEPS_USAGE = `Steps on a work dir (each a subcommand):
   DIR=$(v2v input -i disk [-if FORMAT] [--allow-remote-backing] [--in-place] [-on NAME] [--workdir DIR] DISK...)

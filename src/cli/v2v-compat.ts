@@ -4,9 +4,7 @@
 // that hold here), and where --machine-readable=FORMAT sends its output
 // (tools_utils.ml: file:NAME, fd:N, stream:stdout|stderr), checked with
 // virt-v2v's words.
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import type { V2vArgs } from '../engine/command-line.js';
 import { getoptChecks } from '../engine/compat-args.js';
 import { INPUTS } from '../engine/from-args.js';
@@ -14,25 +12,6 @@ import { inputOptionsHelp, outputOptionsHelp } from '../engine/io-options.js';
 import { OutputType } from '../engine/options.js';
 import { ConfigError } from '../errors.js';
 
-/** Our version, from the package.json above this module (src/, dist/src/ or dist/bundle/). */
-export function packageVersion(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const f = path.join(dir, 'package.json');
-    if (existsSync(f)) {
-      const pkg = JSON.parse(readFileSync(f, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'v2v-engine' && pkg.version) return pkg.version;
-    }
-    const up = path.dirname(dir);
-    if (up === dir) return 'unknown';
-    dir = up;
-  }
-}
-
-/** `v2v --version`: one line, as virt-v2v's `virt-v2v 2.2.0`. */
-export function versionLine(): string {
-  return `v2v ${packageVersion()}\n`;
-}
 
 /**
  * `--machine-readable` with no other argument: virt-v2v's capability words,

@@ -41,7 +41,9 @@ export function runProgram(
     const secrets = (opts.redact ?? []).filter((s) => s.length > 0);
     const hide = (line: string) => secrets.reduce((l, s) => l.replaceAll(s, '<redacted>'), line);
     const partial = { stdout: '', stderr: '' };
+    let ownError: string | undefined;
     const emit = (stream: 'stdout' | 'stderr', line: string) => {
+      if (line.startsWith(`${name}: error:`)) ownError = line;
       if (line.trim()) opts.log.debug({ [stream]: hide(line) }, name);
       opts.onLine?.(line, stream);
     };
@@ -89,8 +91,9 @@ export function runProgram(
       const all = stderr.split('\n').filter(Boolean);
       const tail = all.slice(-5).join('\n');
       // The program's own error line says more than its last line ("If
-      // reporting bugs, ...").
-      const last = all.findLast((l) => /\berror\b/i.test(l)) ?? all.at(-1) ?? '';
+      // reporting bugs, ..."); "NAME: error: ..." first, wherever it was:
+      // with -v its output also holds its helpers' debug lines that mention errors.
+      const last = ownError ?? all.findLast((l) => /\berror\b/i.test(l)) ?? all.at(-1) ?? '';
       reject(
         new ProcessError(`${opts.what}: ${name} failed (${signal ?? `exit ${code}`})${last ? `: ${last}` : ''}`, {
           command: argv.join(' '),

@@ -3,7 +3,7 @@
 // a .ts file, and its workers are .ts files loaded through tsx's loader.
 // Each worker says it has loaded with a `worker.ready` message (ready.ts).
 import { Piscina } from 'piscina';
-import { WorkerReady } from '../protocol/messages.js';
+import { isWorkerReady } from './ready.js';
 
 export function workerFile(name: string): { filename: string; execArgv: string[] } {
   const isTs = import.meta.url.endsWith('.ts');
@@ -38,8 +38,7 @@ export function createPool(name: string, opts: PoolOptions = {}): Piscina {
   const ready = new Set<number>();
   loaded.set(pool, ready);
   pool.on('message', (m: unknown) => {
-    const r = WorkerReady.safeParse(m);
-    if (r.success) ready.add(r.data.threadId);
+    if (isWorkerReady(m)) ready.add(m.threadId);
   });
   return pool;
 }
