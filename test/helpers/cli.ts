@@ -18,12 +18,20 @@ export interface CliResult {
 
 export function runCli(
   args: string[],
-  opts: { extraFds?: number; onSpawn?: (pid: number) => void; onStdout?: (chunk: string) => void; env?: NodeJS.ProcessEnv } = {},
+  opts: {
+    extraFds?: number;
+    onSpawn?: (pid: number) => void;
+    onStdout?: (chunk: string) => void;
+    env?: NodeJS.ProcessEnv;
+    /** Another `v2v` executable (the single-file binary) instead of `node bin/v2v.js`. */
+    command?: string;
+  } = {},
 ): Promise<CliResult> {
   const extraFds = opts.extraFds ?? 0;
   const stdio: ('pipe' | 'ignore')[] = ['ignore', 'pipe', 'pipe', ...Array<'pipe'>(extraFds).fill('pipe')];
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [v2vBin, ...args], { stdio, env: { ...process.env, ...opts.env } });
+    const [cmd, argv] = opts.command ? [opts.command, args] : [process.execPath, [v2vBin, ...args]];
+    const c = spawn(cmd, argv, { stdio, env: { ...process.env, ...opts.env } });
     const out = { stdout: '', stderr: '', extra: Array<string>(extraFds).fill('') };
     c.stdout!.on('data', (d: Buffer) => {
       out.stdout += d.toString();
