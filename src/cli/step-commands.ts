@@ -16,6 +16,7 @@
 // disks and the work dir. Each step logs to DIR/STEP.log. A failing step
 // undoes what it started itself: DIR is as it was, but for that step's log.
 import { ConfigError } from '../errors.js';
+import { OutputType } from '../engine/options.js';
 import { commandLine } from '../engine/from-args.js';
 import { convertOf } from '../engine/compat-args.js';
 import { parseOoOptions } from '../engine/io-options.js';
@@ -135,12 +136,13 @@ async function stepOutput(argv: string[], ctx: StepCtx): Promise<void> {
     return;
   }
   only('output setup', args, ['outputType', 'outputStorage', 'outputFormat', 'outputName', 'outputOptions']);
-  if (!['local', 'qemu', 'null'].includes(args.outputType)) {
-    throw new ConfigError(`output setup: -o ${args.outputType}: output type not supported (supported: -o local, -o qemu, -o null)`);
+  const type = OutputType.safeParse(args.outputType);
+  if (!type.success) {
+    throw new ConfigError(`output setup: -o ${args.outputType}: output type not supported (supported: ${OutputType.options.map((t) => `-o ${t}`).join(', ')})`);
   }
   const oo = parseOoOptions(args.outputType, args.outputOptions);
   const output = {
-    type: args.outputType as 'local' | 'qemu' | 'null',
+    type: type.data,
     ...(args.outputStorage ? { storage: args.outputStorage } : {}),
     format: args.outputFormat,
     allocation: args.outputAllocation,

@@ -192,7 +192,8 @@ Convert a guest to run on KVM (virt-v2v's command line).
   -n [IN:]OUT         map source network IN (default: all) to OUT
   -b [IN:]OUT         map source bridge IN (default: all) to OUT
   --mac MAC:network|bridge:OUT   map the NIC with this MAC
-  -o local|qemu|null  output: disks + libvirt XML, disks + qemu script, nothing
+  -o local|qemu|json|kubevirt|null  output: disks + libvirt XML, + qemu script, + NAME.json,
+                      + KubeVirt VirtualMachine YAML, nothing
   -os DIR             output storage directory
   -of raw|qcow2       output disk format (default: raw)
   -oa sparse|preallocated  output allocation (default: sparse)

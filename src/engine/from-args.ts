@@ -90,7 +90,7 @@ export function commandLine(argv: string[]): CommandLine {
   if (a.inPlace) inPlaceChecks(a);
   else if (a.inPlaceOutput !== undefined) throw new ConfigError('-O: only with --in-place (a copying conversion writes its metadata into -os)');
   if (!a.inPlace && !a.printSource && !(OutputType.options as readonly string[]).includes(a.outputType)) {
-    throw new ConfigError(`-o ${a.outputType}: output type not supported (supported: -o local, -o qemu, -o null)`);
+    throw new ConfigError(`-o ${a.outputType}: output type not supported (supported: ${OutputType.options.map((t) => `-o ${t}`).join(', ')})`);
   }
   const oo = a.inPlace ? {} : outputChecks(a);
   const raw: JobOptionsInput = {

@@ -11,6 +11,7 @@ import { ConfigError } from '../errors.js';
 import { LogLevel } from '../log/logger.js';
 import { nameLengthProblem } from '../steps/output/names.js';
 import { compressedProblem } from '../steps/output/compressed.js';
+import { diskPatternProblem } from '../steps/output/disk-names.js';
 import { connectionProblem, guestProblem } from '../steps/input/libvirt/uri.js';
 import { NOT_UTF8, isCleanText, showText } from '../util/text.js';
 import { formatZodError } from '../util/zod.js';
@@ -68,19 +69,27 @@ export const InputOptions = z
   ])
   .describe('the source (-i)');
 
-export const OutputType = z.enum(['local', 'qemu', 'null']);
+export const OutputType = z.enum(['local', 'qemu', 'json', 'kubevirt', 'null']);
 
 export const OutputOptionsSchema = z
   .strictObject({
-    type: OutputType.describe('-o: local (disks + libvirt XML), qemu (disks + a qemu script), null (discard)'),
-    storage: Path('-os').optional().describe('-os DIR: where the disks and metadata go (local, qemu)'),
+    type: OutputType.describe('-o: local (disks + libvirt XML), qemu (disks + a qemu script), json (disks + NAME.json), kubevirt (disks + a VirtualMachine YAML), null (discard)'),
+    storage: Path('-os').optional().describe('-os DIR: where the disks and metadata go (local, qemu, json, kubevirt)'),
     format: z.enum(['raw', 'qcow2']).default('raw').describe('-of: the target disks\' format (default: raw)'),
     allocation: z.enum(['sparse', 'preallocated']).default('sparse').describe('-oa (default: sparse)'),
     compressed: z.boolean().optional().describe('-oo compressed: a compressed qcow2 (-o local, -o qemu with -of qcow2)'),
+    diskPattern: z
+      .string()
+      .optional()
+      .describe('-oo json-disks-pattern (-o json): the disks\' file names, from %{GuestName}, %{DiskNo}, %{DiskDeviceName}'),
   })
   .superRefine((o, ctx) => {
     const why = compressedProblem(o);
     if (why !== undefined) ctx.addIssue({ code: 'custom', message: why, path: ['compressed'] });
+    if (o.diskPattern !== undefined) {
+      const bad = o.type === 'json' ? diskPatternProblem(o.diskPattern) : `-o ${o.type}: unknown output option ‘-oo json-disks-pattern’`;
+      if (bad !== undefined) ctx.addIssue({ code: 'custom', message: bad, path: ['diskPattern'] });
+    }
   })
   .describe('the destination (-o)');
 

@@ -54,11 +54,12 @@ export const ConvertStepWire = z.strictObject({
 });
 
 export const OutputOptionsWire = z.strictObject({
-  type: z.enum(['local', 'qemu', 'null']),
+  type: z.enum(['local', 'qemu', 'json', 'kubevirt', 'null']),
   storage: z.string().optional(),
   format: z.enum(['raw', 'qcow2']),
   allocation: z.enum(['sparse', 'preallocated']),
   compressed: z.boolean().optional(),
+  diskPattern: z.string().optional(),
   name: z.string().min(1),
 });
 export const OutputSetupWire = z.strictObject({ metadata: MetadataOut, options: OutputOptionsWire });

@@ -33,6 +33,8 @@ const CAPABILITIES = [
   'input:libvirtxml',
   'input:ova',
   'input:vmx',
+  'output:json',
+  'output:kubevirt',
   'output:local',
   'output:null',
   'output:qemu',

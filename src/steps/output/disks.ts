@@ -12,6 +12,7 @@ import { startNbdkit, startQemuNbd, type Server } from '../../process/server.js'
 import type { WorkDir } from '../../workdir/workdir.js';
 import { driveName } from '../../util/drive-name.js';
 import { compressedImageOpts } from './compressed.js';
+import { diskBaseName } from './disk-names.js';
 
 export { driveName };
 
@@ -25,9 +26,9 @@ export interface DiskPaths {
 
 // Absolute paths always: qemu-img, qemu-nbd and nbdkit would read a relative
 // "nbd:x" or "json:{...}" as a protocol, and a leading "-" as an option.
-export function diskPaths(storage: string, name: string, index: number): DiskPaths {
+export function diskPaths(storage: string, name: string, index: number, pattern?: string): DiskPaths {
   const dir = path.resolve(storage);
-  const base = `${name}-sd${driveName(index)}`;
+  const base = diskBaseName(name, index, pattern);
   const final = path.join(dir, base);
   return { index, final, partial: partialOf(final) };
 }

@@ -1,5 +1,5 @@
-// How long a guest name may be. -o local and -o qemu write, in -os DIR,
-// NAME-sda, NAME-sdb, ..., NAME.xml or NAME.sh, each first under its
+// How long a guest name may be. -o local, qemu, json and kubevirt write, in
+// -os DIR, NAME-sda, NAME-sdb, ..., NAME.xml|sh|json|yaml, each first under its
 // hidden partial name (.NAME-sda.v2v-partial, disks.ts); every one of
 // them must fit in NAME_MAX bytes, or output setup fails with
 // ENAMETOOLONG after the conversion has run. So the name is checked with
@@ -15,22 +15,31 @@ export const NAME_MAX = 255;
 /** The disk with the longest name the check allows for: index 701, sdzz. */
 export const LONGEST_DISK_INDEX = 701;
 
-const METADATA_SUFFIX = { local: '.xml', qemu: '.sh' } as const;
+/** The outputs that write files into -os DIR. */
+export type FileOutputType = 'local' | 'qemu' | 'json' | 'kubevirt';
+
+/** The metadata file each of them writes beside the disks (NAME + suffix), and its mode. */
+export const METADATA_FILE: Record<FileOutputType, { suffix: string; mode: number }> = {
+  local: { suffix: '.xml', mode: 0o644 },
+  qemu: { suffix: '.sh', mode: 0o755 },
+  json: { suffix: '.json', mode: 0o644 },
+  kubevirt: { suffix: '.yaml', mode: 0o644 },
+};
 
 /**
  * The file names -o TYPE writes for guest NAME, longest disk first: as
  * diskPaths() and partialOf() make them (their base names).
  */
-export function outputFileNames(type: 'local' | 'qemu', name: string): string[] {
+export function outputFileNames(type: FileOutputType, name: string): string[] {
   const disk = `${name}-sd${driveName(LONGEST_DISK_INDEX)}`;
-  const meta = `${name}${METADATA_SUFFIX[type]}`;
+  const meta = `${name}${METADATA_FILE[type].suffix}`;
   return [`.${disk}${PARTIAL_SUFFIX}`, disk, `.${meta}${PARTIAL_SUFFIX}`, meta];
 }
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 
 /** The longest guest name, in UTF-8 bytes, whose output files all fit in NAME_MAX. */
-export function maxNameBytes(type: 'local' | 'qemu'): number {
+export function maxNameBytes(type: FileOutputType): number {
   return NAME_MAX - Math.max(...outputFileNames(type, '').map(bytes));
 }
 
@@ -38,7 +47,7 @@ export function maxNameBytes(type: 'local' | 'qemu'): number {
  * Why guest NAME is too long for -o TYPE, in one line naming -on and the
  * limit; undefined when it fits (-o null writes no file).
  */
-export function nameLengthProblem(type: 'local' | 'qemu' | 'null', name: string): string | undefined {
+export function nameLengthProblem(type: FileOutputType | 'null', name: string): string | undefined {
   if (type === 'null') return undefined;
   const max = maxNameBytes(type);
   const n = bytes(name);

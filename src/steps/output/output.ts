@@ -30,12 +30,15 @@ import {
 } from './disks.js';
 import { libvirtXml, type OutputDiskRef } from './libvirt-xml.js';
 import { readOutputState, writeOutputState, type OutputStateFile } from './state-file.js';
-import { nameLengthProblem } from './names.js';
+import { LONGEST_DISK_INDEX, METADATA_FILE, NAME_MAX, nameLengthProblem, type FileOutputType } from './names.js';
+import { diskBaseName, diskNameTest, diskPatternProblem } from './disk-names.js';
 import { compressedProblem, compressedSizeProblem } from './compressed.js';
 import { findOvmf, requireOvmf } from './ovmf.js';
+import { jsonMetadata } from './json-metadata.js';
+import { kubeNameProblem, kubevirtYaml } from './kubevirt-yaml.js';
 import { qemuScript } from './qemu-script.js';
 
-export type OutputType = 'local' | 'qemu' | 'null';
+export type OutputType = FileOutputType | 'null';
 
 export interface OutputOptions {
   type: OutputType;
@@ -47,6 +50,8 @@ export interface OutputOptions {
   allocation: 'sparse' | 'preallocated';
   /** -oo compressed: a compressed qcow2 (compressed.ts). */
   compressed?: boolean;
+  /** -o json's -oo json-disks-pattern (disk-names.ts). */
+  diskPattern?: string;
   /** -on, else the source name. */
   name: string;
   /** Servers outlive this process (`v2v output setup`); see StartOptions.detach. */
@@ -68,12 +73,6 @@ export interface OutputSetup {
   options: OutputOptions;
 }
 
-/** The metadata file each output writes, and its mode. */
-const METADATA_FILE = {
-  local: { suffix: '.xml', mode: 0o644 },
-  qemu: { suffix: '.sh', mode: 0o755 },
-} as const;
-
 function metadataFile(o: OutputOptions): string | undefined {
   return o.type === 'null' ? undefined : path.resolve(o.storage!, `${o.name}${METADATA_FILE[o.type].suffix}`);
 }
@@ -81,9 +80,8 @@ function metadataFile(o: OutputOptions): string | undefined {
 /** Names the output of guest NAME may write in its directory: NAME-sd<letters>, NAME.xml|sh, their partials. */
 function isOurName(o: OutputOptions, entry: string): boolean {
   const base = entry.startsWith('.') && entry.endsWith(PARTIAL_SUFFIX) ? entry.slice(1, -PARTIAL_SUFFIX.length) : entry;
-  if (!base.startsWith(`${o.name}`)) return false;
-  const rest = base.slice(o.name.length);
-  return /^-sd[a-z]+$/.test(rest) || (o.type !== 'null' && rest === METADATA_FILE[o.type].suffix);
+  const rest = base.startsWith(o.name) ? base.slice(o.name.length) : undefined;
+  return diskNameTest(o.name, o.diskPattern).test(base) || (o.type !== 'null' && rest === METADATA_FILE[o.type].suffix);
 }
 
 /**
@@ -94,13 +92,22 @@ function isOurName(o: OutputOptions, entry: string): boolean {
  * NAME-sd<letters> counts; setup checks the exact names again.
  */
 export function checkOutputOptions(o: OutputOptions): void {
-  if (!['local', 'qemu', 'null'].includes(o.type)) throw new ConfigError(`-o ${String(o.type)}: unknown output mode`);
+  if (o.type !== 'null' && !(o.type in METADATA_FILE)) throw new ConfigError(`-o ${String(o.type)}: unknown output mode`);
   if (o.type === 'null') return;
   if (o.format !== 'raw' && o.format !== 'qcow2') {
     throw new ConfigError(`-of ${String(o.format)}: -o ${o.type} writes raw or qcow2 only`);
   }
   if (o.allocation !== 'sparse' && o.allocation !== 'preallocated') {
     throw new ConfigError(`-oa ${String(o.allocation)}: expected sparse or preallocated`);
+  }
+  if (o.diskPattern !== undefined) {
+    if (o.type !== 'json') throw new ConfigError(`-o ${o.type}: unknown output option ‘-oo json-disks-pattern’`);
+    const bad = diskPatternProblem(o.diskPattern);
+    if (bad !== undefined) throw new ConfigError(bad);
+    const longest = `.${diskBaseName(o.name, LONGEST_DISK_INDEX, o.diskPattern)}${PARTIAL_SUFFIX}`;
+    if (Buffer.byteLength(longest) > NAME_MAX) {
+      throw new ConfigError(`-o json: -oo json-disks-pattern=${o.diskPattern}: names such as ${longest} would not fit in ${NAME_MAX} bytes`);
+    }
   }
   const notCompressed = compressedProblem(o);
   if (notCompressed !== undefined) throw new ConfigError(notCompressed);
@@ -109,6 +116,11 @@ export function checkOutputOptions(o: OutputOptions): void {
     throw new ConfigError(`-on ${JSON.stringify(o.name)}: a guest name must be non-empty, without "/" or control characters`);
   }
   if (!isCleanText(o.name)) throw new ConfigError(`-on ${showText(o.name)}: ${NOT_UTF8}`);
+  if (o.type === 'kubevirt') {
+    const bad = kubeNameProblem(o.name);
+    if (bad !== undefined) throw new ConfigError(bad);
+    if (o.format !== 'raw') throw new ConfigError(`-o kubevirt: -of ${o.format}: KubeVirt's hostDisk volumes are raw disk images (-of raw)`);
+  }
   const tooLong = nameLengthProblem(o.type, o.name);
   if (tooLong !== undefined) throw new ConfigError(tooLong);
   if (o.storage === undefined || o.storage === '') {
@@ -162,12 +174,12 @@ interface State {
 
 async function saveState(w: WorkDir, state: State, targets: OutputTarget[], phase: OutputStateFile['state']): Promise<void> {
   state.workdir = w;
-  const { type, storage, format, allocation, compressed, name } = state.o;
+  const { type, storage, format, allocation, compressed, diskPattern, name } = state.o;
   const file: OutputStateFile = {
     version: 1,
     kind: 'v2v-output-state',
     state: phase,
-    options: { type, ...(storage !== undefined ? { storage: realpathSync(storage) } : {}), format, allocation, ...(compressed ? { compressed } : {}), name },
+    options: { type, ...(storage !== undefined ? { storage: realpathSync(storage) } : {}), format, allocation, ...(compressed ? { compressed } : {}), ...(diskPattern !== undefined ? { diskPattern } : {}), name },
     disks: state.disks.map(({ index, final, partial }) => ({ index, final, partial })),
     targets,
   };
@@ -271,10 +283,10 @@ export async function outputSetup(meta: MetadataOut, o: OutputOptions, workdir: 
     }
     checkOutputOptions(o);
     // A UEFI guest needs OVMF here (virt-v2v: error_unless_uefi_firmware), before any disk exists.
-    if (meta.firmware === 'uefi') requireOvmf();
+    if (meta.firmware === 'uefi' && (o.type === 'local' || o.type === 'qemu')) requireOvmf();
     const oddSize = compressedSizeProblem(o, meta.disks);
     if (oddSize !== undefined) throw new ConfigError(oddSize);
-    state.disks = meta.disks.map((d) => ({ ...diskPaths(o.storage!, o.name, d.index), state: 'none' as FileState }));
+    state.disks = meta.disks.map((d) => ({ ...diskPaths(o.storage!, o.name, d.index, o.diskPattern), state: 'none' as FileState }));
     for (const f of [...state.disks.map((d) => d.final), metadataFile(o)!]) {
       if (await exists(f)) throw new InputError(`${f} already exists: virt-v2v does not overwrite; remove it or choose another name with -on`);
     }
@@ -349,12 +361,7 @@ export async function outputFinalize(meta: MetadataOut, o: OutputOptions, setup:
         .sort((a, b) => a.index - b.index)
         .map((d) => ({ index: d.index, path: d.final, format: o.format }));
       const file = metadataFile(o)!;
-      let content: string;
-      if (o.type === 'local') content = libvirtXml(meta, o.name, refs);
-      else {
-        // The pair found here (setup checked there is one); a script naming absent files would not boot.
-        content = qemuScript(meta, o.name, refs, meta.firmware === 'uefi' ? requireOvmf() : findOvmf());
-      }
+      const content = metadataContent(meta, o as OutputOptions & { type: FileOutputType }, refs);
       check(state);
       state.metaFinal = file;
       await writeFileNoReplace(file, content, METADATA_FILE[o.type].mode, (partial) => {
@@ -375,6 +382,21 @@ export async function outputFinalize(meta: MetadataOut, o: OutputOptions, setup:
   })();
   state.busy = run;
   return run;
+}
+
+/** The metadata file's text for each file output. */
+function metadataContent(meta: MetadataOut, o: OutputOptions & { type: FileOutputType }, refs: OutputDiskRef[]): string {
+  switch (o.type) {
+    case 'local':
+      return libvirtXml(meta, o.name, refs);
+    case 'qemu':
+      // The pair found here (setup checked there is one); a script naming absent files would not boot.
+      return qemuScript(meta, o.name, refs, meta.firmware === 'uefi' ? requireOvmf() : findOvmf());
+    case 'json':
+      return jsonMetadata(meta, o.name, refs);
+    case 'kubevirt':
+      return kubevirtYaml(meta, o.name, refs);
+  }
 }
 
 /**

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../../errors.js';
 import { nbdUnixUri } from '../../process/server.js';
-import { driveName } from '../../util/drive-name.js';
+import { diskBaseName, diskPatternProblem } from './disk-names.js';
 import { formatZodError } from '../../util/zod.js';
 import { writeJson, type WorkDir } from '../../workdir/workdir.js';
 import { PARTIAL_SUFFIX } from './disks.js';
@@ -20,12 +20,13 @@ export const OutputStateFile = z.strictObject({
   kind: z.literal('v2v-output-state'),
   state: z.enum(['setup', 'finalized']),
   options: z.strictObject({
-    type: z.enum(['local', 'qemu', 'null']),
+    type: z.enum(['local', 'qemu', 'json', 'kubevirt', 'null']),
     /** -os as it resolved at setup (realpath). */
     storage: z.string().optional(),
     format: z.enum(['raw', 'qcow2']),
     allocation: z.enum(['sparse', 'preallocated']),
     compressed: z.boolean().optional(),
+    diskPattern: z.string().optional(),
     name: z.string().min(1),
   }),
   disks: z.array(z.strictObject({ index: z.number().int().min(0), final: z.string(), partial: z.string() })),
@@ -49,7 +50,7 @@ const realpath = (p: string): string | undefined => {
 
 /** Why F cannot be the record of an output set up from work dir DIR, or undefined if it can. */
 export function recordProblem(dir: string, f: OutputStateFile): string | undefined {
-  const { type, storage, name } = f.options;
+  const { type, storage, name, diskPattern } = f.options;
   if (name.includes('/') || name === '.' || name === '..' || /[\u0000-\u001f\u007f]/.test(name)) return `guest name ${JSON.stringify(name)} is not one setup accepts`;
   const indices = f.disks.map((d) => d.index).join(',');
   if (new Set(f.disks.map((d) => d.index)).size !== f.disks.length) return 'a disk is listed twice';
@@ -59,10 +60,11 @@ export function recordProblem(dir: string, f: OutputStateFile): string | undefin
     return bad ? `target ${bad.uri} is not null:` : undefined;
   }
   if (f.targets.map((t) => t.index).join(',') !== indices) return 'its targets are not its disks';
-  if (storage === undefined || !path.isAbsolute(storage)) return '-o local and -o qemu record an absolute -os';
+  if (storage === undefined || !path.isAbsolute(storage)) return `-o ${type} records an absolute -os`;
+  if (diskPattern !== undefined && (type !== 'json' || diskPatternProblem(diskPattern) !== undefined)) return `json-disks-pattern ${diskPattern} is not one setup accepts`;
   if (realpath(storage) !== storage) return `-os ${storage} does not resolve to itself any more`;
   for (const d of f.disks) {
-    const base = `${name}-sd${driveName(d.index)}`;
+    const base = diskBaseName(name, d.index, diskPattern);
     if (path.basename(d.final) !== base || path.basename(d.partial) !== `.${base}${PARTIAL_SUFFIX}`) return `disk ${d.index}'s paths are not the names setup gives`;
     for (const p of [d.final, d.partial]) {
       if (realpath(path.dirname(p)) !== storage) return `${p} is not in -os ${storage}`;
