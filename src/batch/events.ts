@@ -70,6 +70,17 @@ export const BatchEvent = z.discriminatedUnion('type', [
     waited: z.number().describe('seconds spent waiting'),
   }),
   z.strictObject({
+    type: z.literal('warm.round'),
+    guest: GuestId,
+    round: z.number().int().min(0),
+    kind: z.enum(['begin', 'sync', 'cutover']),
+    phase: z.enum(['started', 'finished']),
+    seconds: z.number().optional(),
+    bytesChanged: z.number().optional().describe('finished: bytes the round had to copy'),
+    bytesRead: z.number().optional().describe('finished: bytes read from the source'),
+  }),
+  z.strictObject({ type: z.literal('warm.progress'), guest: GuestId, round: z.number().int(), disk: z.string(), done: z.number(), total: z.number() }),
+  z.strictObject({
     type: z.literal('batch.finished'),
     seconds: z.number(),
     failed: z.array(GuestId),

@@ -70,5 +70,13 @@ export async function loadPlan(file: string): Promise<Plan> {
   const raw = parseText(file, await readText(file));
   const plan = parsePlan(raw, { name: file });
   const dir = path.dirname(path.resolve(file));
-  return { ...plan, guests: plan.guests.map((g) => ({ ...g, options: resolvePaths(g.options, dir) })) };
+  const abs = (p: string) => path.resolve(dir, p);
+  return {
+    ...plan,
+    guests: plan.guests.map((g) => ({
+      ...g,
+      ...(g.options ? { options: resolvePaths(g.options, dir) } : {}),
+      ...(g.warm ? { warm: { ...g.warm, state: abs(g.warm.state), ...(g.warm.changed ? { changed: g.warm.changed.map(abs) } : {}) } } : {}),
+    })),
+  };
 }

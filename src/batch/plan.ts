@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { optionsFromArgs } from '../engine/from-args.js';
 import { JobOptions, parseJobOptions } from '../engine/options.js';
 import { ConfigError } from '../errors.js';
+import { WarmEntry } from './warm-guest.js';
 
 /** A guest's id names its log dir (LOGDIR/ID/): safe as one path component. */
 export const GuestId = z
@@ -26,8 +27,14 @@ export const GuestEntry = z
       .optional()
       .describe('virt-v2v\'s command line as words: ["-i", "disk", "a.img", "-o", "local", "-os", "/out"]'),
     options: JobOptions.optional().describe('or the job\'s options as engine.convert() takes them (src/engine/options.ts)'),
+    warm: WarmEntry.optional().describe('a round of warm migration instead of a conversion (begin takes "args" or "options"; sync and cutover neither)'),
   })
-  .refine((g) => (g.args === undefined) !== (g.options === undefined), { message: 'give either "args" or "options"', path: [] });
+  .superRefine((g, ctx) => {
+    const given = (g.args !== undefined ? 1 : 0) + (g.options !== undefined ? 1 : 0);
+    if (g.warm !== undefined && g.warm.round !== 'begin') {
+      if (given > 0) ctx.addIssue({ code: 'custom', message: `warm ${g.warm.round}: the state file holds the options: no "args" or "options"`, path: [] });
+    } else if (given !== 1) ctx.addIssue({ code: 'custom', message: 'give either "args" or "options"', path: [] });
+  });
 
 /** One appliance (virt-v2v-in-place) keeps about one core busy and takes about 1 GiB. */
 export function defaultConversions(cores = os.availableParallelism(), freeBytes = os.freemem()): number {
@@ -91,7 +98,8 @@ export interface ResolvedLimits {
 
 /** A validated plan: every guest's options parsed, every limit decided. */
 export interface Plan {
-  guests: { id: string; options: JobOptions }[];
+  /** options: a conversion or warm begin; warm: the round (sync and cutover have no options). */
+  guests: { id: string; options?: JobOptions; warm?: WarmEntry }[];
   limits: ResolvedLimits;
 }
 
@@ -136,7 +144,8 @@ export function parsePlan(raw: unknown, opts: { name?: string } = {}): Plan {
   if (!r.success) throw new ConfigError(`${label}: ${planIssue(r.error, raw)}`, { cause: r.error });
   const guests = r.data.guests.map((g) => {
     try {
-      return { id: g.id, options: g.args ? optionsFromArgs(g.args) : parseJobOptions(g.options) };
+      const options = g.args ? optionsFromArgs(g.args) : g.options !== undefined ? parseJobOptions(g.options) : undefined;
+      return { id: g.id, ...(options ? { options } : {}), ...(g.warm ? { warm: g.warm } : {}) };
     } catch (err) {
       const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
       throw new ConfigError(`${label}: guest ${g.id}: ${msg}`, { cause: err });

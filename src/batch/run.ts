@@ -12,6 +12,16 @@ import { runJob } from '../supervisor/pipeline.js';
 import type { BatchEvent, GuestResult } from './events.js';
 import { parsePlan, type BatchPlanInput, type Plan } from './plan.js';
 import { BatchSlots } from './slots.js';
+import { runWarmGuest } from './warm-guest.js';
+import type { JobOptions } from '../engine/options.js';
+import { stepApi } from '../engine/step-api.js';
+import { warmApi, type WarmApi } from '../warm/warm.js';
+
+/** A warm API of the batch's own, for convertMany called without an engine. */
+function ownWarmApi(): WarmApi {
+  const track = <T>(signal: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>) => fn(signal ?? new AbortController().signal);
+  return warmApi(stepApi(track), track);
+}
 
 export interface BatchHooks {
   signal?: AbortSignal;
@@ -20,6 +30,8 @@ export interface BatchHooks {
   logDir?: string;
   /** Work dirs' parent for guests whose options name none (default: $TMPDIR). */
   workParent?: string;
+  /** Runs the plan's warm rounds (the engine's; default: one of the batch's own). */
+  warm?: WarmApi;
 }
 
 export type { GuestResult };
@@ -45,13 +57,20 @@ export async function convertMany(input: BatchPlanInput | Plan, hooks: BatchHook
   if (hooks.signal?.aborted) stop.abort(hooks.signal.reason);
   else hooks.signal?.addEventListener('abort', onAbort, { once: true });
   const slots = new BatchSlots(plan.limits, emit);
+  /** A guest's options with the batch's log dir and work dirs' parent. */
+  const withDirs = (options: JobOptions, logDir: string | undefined): JobOptions => ({
+    ...options,
+    ...(logDir !== undefined ? { logDir } : {}),
+    ...(options.workParent === undefined && hooks.workParent !== undefined ? { workParent: hooks.workParent } : {}),
+  });
   emit({ type: 'batch.started', guests: plan.guests.length, limits: plan.limits });
 
-  const runGuest = async ({ id, options }: Plan['guests'][number]): Promise<GuestResult> => {
+  const warm = () => (hooks.warm ??= ownWarmApi());
+  const runGuest = async ({ id, options, warm: warmEntry }: Plan['guests'][number]): Promise<GuestResult> => {
     // A guest's time runs from its start (after its turn came), not from the batch's.
     let started = Date.now();
     const seconds = () => (Date.now() - started) / 1000;
-    const logDir = hooks.logDir !== undefined ? path.join(hooks.logDir, id) : options.logDir;
+    const logDir = hooks.logDir !== undefined ? path.join(hooks.logDir, id) : options?.logDir;
     let release: (() => void) | undefined;
     let result: GuestResult;
     try {
@@ -59,12 +78,14 @@ export async function convertMany(input: BatchPlanInput | Plan, hooks: BatchHook
       started = Date.now();
       emit({ type: 'guest.started', guest: id, elapsed: elapsed() });
       if (logDir !== undefined) await mkdir(logDir, { recursive: true, mode: 0o700 });
+      if (warmEntry !== undefined) {
+        const w = await runWarmGuest(warm(), warmEntry, options && withDirs(options, logDir), { id, signal: stop.signal, emit, slots: slots.forGuest(id) });
+        result = { id, ok: true, seconds: seconds(), bytes: w.bytes, files: w.files };
+        emit({ type: 'guest.finished', guest: id, seconds: result.seconds, bytes: w.bytes, files: w.files });
+        return result;
+      }
       const r = await runJob(
-        {
-          ...options,
-          ...(logDir !== undefined ? { logDir } : {}),
-          ...(options.workParent === undefined && hooks.workParent !== undefined ? { workParent: hooks.workParent } : {}),
-        },
+        withDirs(options!, logDir),
         { signal: stop.signal, onEvent: (e) => emit({ ...e, guest: id }), slots: slots.forGuest(id) },
       );
       const bytes = r.copies.reduce((n, c) => n + c.stats.bytesData + c.stats.bytesZeroed, 0);

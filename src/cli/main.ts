@@ -143,6 +143,12 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
     }
     return await runSubcommand(argv, io, ac.signal, opts.copyPool);
   } catch (err) {
+    // Commander has printed its own line (usage errors, --help) for any of
+    // our commander-parsed commands (copy, batch, ...).
+    const c = err as { code?: unknown; exitCode?: unknown };
+    if (typeof c?.code === 'string' && c.code.startsWith('commander.')) {
+      return c.code === 'commander.helpDisplayed' || c.code === 'commander.version' || c.exitCode === 0 ? 0 : 1;
+    }
     // A cancel the user asked for is no error: "v2v: copy: cancelled".
     io.err(`v2v: ${isAbortError(err) ? '' : 'error: '}${describeError(err)}\n`);
     return cancelStatus ?? 1;
@@ -155,7 +161,7 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
 
 /** `v2v [-v] [--log-file F] copy ...`: commander's subcommands. */
 async function runSubcommand(argv: string[], io: ReturnType<typeof guardStdio>, signal: AbortSignal, copyPool?: Piscina): Promise<number> {
-  const [{ Command, CommanderError, Option }, { copyCommand }, { hideGroups }] = await Promise.all([
+  const [{ Command, Option }, { copyCommand }, { hideGroups }] = await Promise.all([
     import('commander'),
     import('./copy-command.js'),
     import('./groups.js'),
@@ -187,13 +193,6 @@ async function runSubcommand(argv: string[], io: ReturnType<typeof guardStdio>, 
     ...(copyPool ? { copyPool } : {}),
   };
   program.addCommand(copyCommand(ctx).exitOverride().configureOutput(output));
-  try {
-    await program.parseAsync(normalise(words), { from: 'user' });
-    return 0;
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : 1;
-    }
-    throw err;
-  }
+  await program.parseAsync(normalise(words), { from: 'user' });
+  return 0;
 }

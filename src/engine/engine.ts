@@ -53,6 +53,7 @@ export function createEngine(engineOptions: EngineOptions = {}): Engine {
   }
 
   const steps = stepApi(track);
+  const warm = warmApi(steps, track);
   return {
     convert(options, hooks = {}) {
       return track(hooks.signal, async (signal) => {
@@ -62,14 +63,14 @@ export function createEngine(engineOptions: EngineOptions = {}): Engine {
     },
     convertMany(plan, hooks = {}) {
       return track(hooks.signal, (signal) =>
-        convertMany(plan, { ...(engineOptions.workParent ? { workParent: engineOptions.workParent } : {}), ...hooks, signal }),
+        convertMany(plan, { ...(engineOptions.workParent ? { workParent: engineOptions.workParent } : {}), warm, ...hooks, signal }),
       );
     },
     copy(req) {
       return track(req.signal, (signal) => copyDisk({ ...req, signal }));
     },
     steps,
-    warm: warmApi(steps, track),
+    warm,
     async close() {
       closed = true;
       for (const r of running) r.stop.abort(new Error('engine closed'));

@@ -6,7 +6,8 @@
 import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
-import { BatchEvent } from '../../src/batch/events.js';
+import type { BatchEvent } from '../../src/batch/events.js';
+import { batchEvents } from '../helpers/batch.js';
 import { makeRaw, processesUsing, run, sha256File, test } from '../helpers/fixtures.js';
 import { runCli, stderrLines } from '../helpers/cli.js';
 import { has } from '../helpers/tools.js';
@@ -66,11 +67,7 @@ describe.skipIf(needs)('v2v batch', () => {
     expect(stderrLines(r).at(-1)).toBe('v2v: error: batch: 1 of 4 guests failed: g3');
 
     // Every line is a BatchEvent; every job event names its guest.
-    const events = r.stdout.trim().split('\n').map((l) => {
-      const { timestamp, ...e } = JSON.parse(l) as { timestamp: string };
-      expect(Date.parse(timestamp)).not.toBeNaN();
-      return BatchEvent.parse(e);
-    });
+    const events = batchEvents(r.stdout);
     const jobEvents = events.filter((e) => /^(step|copy)\./.test(e.type) || e.type === 'error');
     expect(jobEvents.length).toBeGreaterThan(20);
     for (const e of jobEvents) expect(['g1', 'g2', 'g3', 'g4']).toContain((e as { guest?: string }).guest);

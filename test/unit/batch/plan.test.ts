@@ -24,7 +24,7 @@ describe('batch plan', () => {
     });
     expect(p.guests.map((g) => g.id)).toEqual(['g1', 'g-2.b_c']);
     expect(p.guests[0]!.options).toMatchObject({ input: { type: 'disk', files: ['/d/g1.img'] }, output: { type: 'null' }, noConvert: true });
-    expect(p.guests[1]!.options.output).toEqual({ type: 'local', storage: '/out', format: 'raw', allocation: 'sparse' });
+    expect(p.guests[1]!.options!.output).toEqual({ type: 'local', storage: '/out', format: 'raw', allocation: 'sparse' });
     expect(p.limits).toEqual({ conversions: defaultConversions(), copies: defaultCopies(), guests: defaultConversions() + defaultCopies() });
     expect(p.limits).not.toHaveProperty('bandwidth');
   });
@@ -102,10 +102,10 @@ describe('loadPlan', () => {
       ['guests:', '  - id: a', '    args: [-i, disk, a.img, -o, local, -os, out]', '  - id: b', '    options:', '      input: { type: ova, file: /abs/b.ova }', 'limits: { copies: 2 }', ''].join('\n'),
     );
     const [pj, py] = [await loadPlan(json), await loadPlan(yaml)];
-    expect(pj.guests[0]!.options.input).toEqual({ type: 'disk', files: [path.join(dir, 'a.img')] });
-    expect(pj.guests[0]!.options.output.storage).toBe(path.join(dir, 'out'));
+    expect(pj.guests[0]!.options!.input).toEqual({ type: 'disk', files: [path.join(dir, 'a.img')] });
+    expect(pj.guests[0]!.options!.output.storage).toBe(path.join(dir, 'out'));
     expect(py.guests[0]!.options).toEqual(pj.guests[0]!.options);
-    expect(py.guests[1]!.options.input).toEqual({ type: 'ova', file: '/abs/b.ova' });
+    expect(py.guests[1]!.options!.input).toEqual({ type: 'ova', file: '/abs/b.ova' });
     expect(py.limits.copies).toBe(2);
   });
 
