@@ -97,6 +97,7 @@ async function main(): Promise<void> {
       scale: { type: 'string', default: '1' },
       verify: { type: 'boolean', default: true },
       tune: { type: 'boolean', default: false },
+      'tune-engine': { type: 'boolean', default: false },
       prefault: { type: 'string', default: '0' },
     },
   });
@@ -133,6 +134,24 @@ async function main(): Promise<void> {
     if (values.tune) {
       for (const args of [[], ['-C', '1'], ['-C', '2'], ['-C', '1', '-R', '64', '--request-size=1048576'], ['-C', '2', '-R', '16'], ['--request-size=1048576']]) {
         tools.push({ name: `nbdcopy ${args.join(' ')}`, run: (src, dst) => timed(['nbdcopy', ...args, src, dst]) });
+      }
+    }
+    if (values['tune-engine']) {
+      const variants: [number, number, number][] = [
+        [1, 32, 256 * 1024],
+        [1, 16, 1024 * 1024],
+        [1, 8, 2 * 1024 * 1024],
+        [2, 16, 1024 * 1024],
+      ];
+      for (const [connections, requests, requestSize] of variants) {
+        tools.push({
+          name: `v2v copy (engine -C ${connections} -R ${requests} --request-size ${requestSize / 1024}K)`,
+          run: async (src, dst) => {
+            const t0 = process.hrtime.bigint();
+            await copy({ source: src, target: dst, pool, options: { connections, requests, requestSize } });
+            return { seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+          },
+        });
       }
     }
     const selected = values.tools ? tools.filter((t) => values.tools!.split(',').some((n) => t.name.includes(n))) : tools;
