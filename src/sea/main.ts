@@ -80,7 +80,8 @@ function runtimeDir(m: Manifest): string {
   const uid = process.getuid?.() ?? 0;
   const xdg = process.env.XDG_RUNTIME_DIR;
   const base = xdg && path.isAbsolute(xdg) && privateDir(xdg, uid) === 'ok' ? xdg : os.tmpdir();
-  const dir = path.join(base, `v2v-${uid}-${m.id.slice(0, 16)}`);
+  // Not "v2v-*" like a job's work dir: nothing may take it for one.
+  const dir = path.join(base, `v2v.binary-${uid}-${m.id.slice(0, 16)}`);
   const state = privateDir(dir, uid);
   if (state === 'ok' && complete(dir, m)) return dir;
   if (state !== 'ok' && state !== 'missing') fail(`refusing to run from ${dir}: it ${state}`);
