@@ -89,11 +89,11 @@ export function runProgram(
       if (opts.signal?.aborted) return reject(new AbortError(`${opts.what}: cancelled`));
       if (code === 0) return resolve({ stdout, stderr });
       const all = stderr.split('\n').filter(Boolean);
-      const tail = all.slice(-5).join('\n');
+      const tail = hide(all.slice(-5).join('\n'));
       // The program's own error line says more than its last line ("If
       // reporting bugs, ..."); "NAME: error: ..." first, wherever it was:
       // with -v its output also holds its helpers' debug lines that mention errors.
-      const last = ownError ?? all.findLast((l) => /\berror\b/i.test(l)) ?? all.at(-1) ?? '';
+      const last = hide(ownError ?? all.findLast((l) => /\berror\b/i.test(l)) ?? all.at(-1) ?? '');
       reject(
         new ProcessError(`${opts.what}: ${name} failed (${signal ?? `exit ${code}`})${last ? `: ${last}` : ''}`, {
           command: argv.join(' '),

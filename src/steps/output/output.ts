@@ -92,7 +92,7 @@ function isOurName(o: OutputOptions, entry: string): boolean {
  * NAME-sd<letters> counts; setup checks the exact names again.
  */
 export function checkOutputOptions(o: OutputOptions): void {
-  if (o.type !== 'null' && !(o.type in METADATA_FILE)) throw new ConfigError(`-o ${String(o.type)}: unknown output mode`);
+  if (o.type !== 'null' && !Object.hasOwn(METADATA_FILE, o.type)) throw new ConfigError(`-o ${String(o.type)}: unknown output mode`);
   if (o.type === 'null') return;
   if (o.format !== 'raw' && o.format !== 'qcow2') {
     throw new ConfigError(`-of ${String(o.format)}: -o ${o.type} writes raw or qcow2 only`);
