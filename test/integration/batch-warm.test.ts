@@ -29,7 +29,11 @@ const roundsOf = async (state: string): Promise<Round[]> => (JSON.parse(await re
 describe.skipIf(needs)('v2v batch with warm guests', () => {
   test('begin for two warm guests beside a conversion, then a sync plan: only the changes copied, targets equal', async ({ tmp }) => {
     const out = path.join(tmp, 'out');
+    const work = path.join(tmp, 'work');
     await mkdir(out);
+    // The warm work dirs (kept between rounds) go there, and with the test.
+    await mkdir(work);
+    const env = { TMPDIR: work };
     for (const g of ['w1', 'w2', 'c1']) await makeRaw(path.join(tmp, `${g}.img`), 16, g.charCodeAt(1));
     const begin = path.join(tmp, 'begin.json');
     await writeFile(
@@ -42,7 +46,7 @@ describe.skipIf(needs)('v2v batch with warm guests', () => {
         ],
       }),
     );
-    const r1 = await runCli(['batch', begin, '--machine-readable']);
+    const r1 = await runCli(['batch', begin, '--machine-readable'], { env });
     expect(r1.stderr).toBe('');
     expect(r1.code).toBe(0);
     const events1 = batchEvents(r1.stdout);
@@ -63,7 +67,7 @@ describe.skipIf(needs)('v2v batch with warm guests', () => {
       sync,
       ['guests:', '  - id: w1', '    warm: { state: w1.state, round: sync, changed: [w1.changed.json] }', '  - id: w2', '    warm: { state: w2.state, round: sync, changed: [w2.changed.json] }', ''].join('\n'),
     );
-    const r2 = await runCli(['batch', sync, '--machine-readable']);
+    const r2 = await runCli(['batch', sync, '--machine-readable'], { env });
     expect(r2.stderr).toBe('');
     expect(r2.code).toBe(0);
     expect(finishedRounds(batchEvents(r2.stdout))).toEqual(['w1:sync:1', 'w2:sync:1']);
