@@ -65,7 +65,8 @@ export async function convertMany(input: BatchPlanInput | Plan, hooks: BatchHook
   });
   emit({ type: 'batch.started', guests: plan.guests.length, limits: plan.limits });
 
-  const warm = () => (hooks.warm ??= ownWarmApi());
+  let ownWarm: WarmApi | undefined;
+  const warm = () => hooks.warm ?? (ownWarm ??= ownWarmApi());
   const runGuest = async ({ id, options, warm: warmEntry }: Plan['guests'][number]): Promise<GuestResult> => {
     // A guest's time runs from its start (after its turn came), not from the batch's.
     let started = Date.now();

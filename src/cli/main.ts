@@ -118,7 +118,7 @@ export async function main(argv: string[], opts: { signal?: AbortSignal; copyPoo
     const out = io.out;
     // A bare --version (virt-v2v's -V too) needs nothing else loaded.
     if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
-      out((await import('./version.js')).versionLine());
+      out((await import('../util/version.js')).versionLine());
       return 0;
     }
     if (argv[0] === 'batch') {

@@ -7,7 +7,7 @@ import type { Engine } from '../engine/engine.js';
 import { commandLine } from '../engine/from-args.js';
 import { parseV2vArgs, V2V_USAGE } from '../engine/command-line.js';
 import { compatQuery, machineChannel } from './v2v-compat.js';
-import { versionLine } from './version.js';
+import { versionLine } from '../util/version.js';
 import { printSource } from './print-source.js';
 import type { JobEvent } from '../protocol/events.js';
 import { humanSize } from '../util/size.js';

@@ -12,6 +12,7 @@ import { LogLevel } from '../log/logger.js';
 import { nameLengthProblem } from '../steps/output/names.js';
 import { compressedProblem } from '../steps/output/compressed.js';
 import { diskPatternProblem } from '../steps/output/disk-names.js';
+import { OUTPUT_TYPES } from '../steps/output/names.js';
 import { connectionProblem, guestProblem } from '../steps/input/libvirt/uri.js';
 import { NOT_UTF8, isCleanText, showText } from '../util/text.js';
 import { formatZodError } from '../util/zod.js';
@@ -69,7 +70,7 @@ export const InputOptions = z
   ])
   .describe('the source (-i)');
 
-export const OutputType = z.enum(['local', 'qemu', 'json', 'kubevirt', 'null']);
+export const OutputType = z.enum(OUTPUT_TYPES);
 
 export const OutputOptionsSchema = z
   .strictObject({

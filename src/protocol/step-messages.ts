@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { LogConfig } from '../log/logger.js';
 import { DiskIn, MetadataIn, MetadataOut, SourceBus } from '../metadata/schema.js';
 import { ConvertOptions } from '../steps/convert/options.js';
+import { OUTPUT_TYPES } from '../steps/output/names.js';
 import { JobId } from './messages.js';
 import { WireError, toWireError } from './wire-error.js';
 
@@ -54,7 +55,7 @@ export const ConvertStepWire = z.strictObject({
 });
 
 export const OutputOptionsWire = z.strictObject({
-  type: z.enum(['local', 'qemu', 'json', 'kubevirt', 'null']),
+  type: z.enum(OUTPUT_TYPES),
   storage: z.string().optional(),
   format: z.enum(['raw', 'qcow2']),
   allocation: z.enum(['sparse', 'preallocated']),

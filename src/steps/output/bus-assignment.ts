@@ -6,6 +6,7 @@
 // controller: IDE (or none known) to IDE, virtio to virtio-blk, SCSI, SATA
 // and NVMe to SCSI; floppies to the floppy bus.
 import type { MetadataOut, RemovableIn } from '../../metadata/schema.js';
+import { driveName } from '../../util/drive-name.js';
 
 export type BusSlot = { kind: 'empty' } | { kind: 'disk'; index: number } | { kind: 'cdrom' | 'floppy' };
 
@@ -66,4 +67,26 @@ export function movedWarning(m: { kind: 'cdrom' | 'floppy'; slot: number }): str
     `removable ${what} device in slot ${m.slot} clashes with another disk, so it has been moved to a higher numbered slot on the same bus.  ` +
     'This may mean that this removable device has a different name inside the guest (for example a CD-ROM originally called /dev/hdc might move to /dev/hdd, or from D: to E: on a Windows guest).'
   );
+}
+
+/** One slot of one bus, with the bus's name and the device name it gives the slot. */
+export interface TargetDevice {
+  slot: BusSlot;
+  bus: 'virtio' | 'ide' | 'sata' | 'scsi' | 'floppy';
+  /** The slot's index on its bus. */
+  index: number;
+  /** vda, hdc, sdb, fda, ... */
+  dev: string;
+}
+
+/**
+ * Every slot of every bus, in the order virt-v2v's outputs list them:
+ * virtio (vdX), IDE (hdX; on q35, which has no IDE controller, the SATA
+ * controller: sdX), SCSI (sdX), floppy (fdX). Empty slots included.
+ */
+export function targetDevices(meta: MetadataOut): TargetDevice[] {
+  const b = targetBuses(meta);
+  const ide = meta.machine === 'q35' ? (['sata', 'sd'] as const) : (['ide', 'hd'] as const);
+  const buses = [[b.virtio, 'virtio', 'vd'], [b.ide, ide[0], ide[1]], [b.scsi, 'scsi', 'sd'], [b.floppy, 'floppy', 'fd']] as const;
+  return buses.flatMap(([slots, bus, prefix]) => slots.map((slot, index) => ({ slot, bus, index, dev: `${prefix}${driveName(index)}` })));
 }

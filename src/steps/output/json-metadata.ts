@@ -7,8 +7,7 @@
 // other tools may parse it with the same schema. Paths are absolute.
 import { z } from 'zod';
 import type { MetadataOut } from '../../metadata/schema.js';
-import { targetBuses, type BusSlot } from './bus-assignment.js';
-import { driveName } from './disks.js';
+import { targetDevices } from './bus-assignment.js';
 import type { OutputDiskRef } from './libvirt-xml.js';
 import { guestArch } from './osinfo.js';
 
@@ -55,24 +54,15 @@ export type OutputJson = z.infer<typeof OutputJson>;
 const orNull = (s: string) => (s === '' || s === 'unknown' ? null : s);
 
 export function jsonMetadata(meta: MetadataOut, name: string, refs: OutputDiskRef[]): string {
-  const b = targetBuses(meta);
   const disks: OutputJson['disks'] = [];
   const removables: OutputJson['removables'] = [];
-  // On q35 the IDE bus is SATA (as the libvirt XML writes it).
-  const ide = meta.machine === 'q35' ? ({ bus: 'sata', prefix: 'sd' } as const) : ({ bus: 'ide', prefix: 'hd' } as const);
-  const bus = (slots: BusSlot[], busName: 'virtio' | 'ide' | 'sata' | 'scsi' | 'floppy', prefix: string) =>
-    slots.forEach((s, i) => {
-      const dev = `${prefix}${driveName(i)}`;
-      if (s.kind === 'disk') {
-        const ref = refs.find((r) => r.index === s.index)!;
-        disks.push({ dev, bus: busName as 'virtio', format: ref.format as 'raw', file: ref.path });
-      } else if (s.kind === 'cdrom') removables.push({ type: 'cdrom', dev, bus: busName as 'virtio' });
-      else if (s.kind === 'floppy') removables.push({ type: 'floppy', dev });
-    });
-  bus(b.virtio, 'virtio', 'vd');
-  bus(b.ide, ide.bus, ide.prefix);
-  bus(b.scsi, 'scsi', 'sd');
-  bus(b.floppy, 'floppy', 'fd');
+  for (const { slot: s, bus, dev } of targetDevices(meta)) {
+    if (s.kind === 'disk') {
+      const ref = refs.find((r) => r.index === s.index)!;
+      disks.push({ dev, bus: bus as 'virtio', format: ref.format as 'raw', file: ref.path });
+    } else if (s.kind === 'cdrom') removables.push({ type: 'cdrom', dev, bus: bus as 'virtio' });
+    else if (s.kind === 'floppy') removables.push({ type: 'floppy', dev });
+  }
   const os = meta.os;
   const doc: OutputJson = {
     version: 1,

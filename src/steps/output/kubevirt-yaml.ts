@@ -8,7 +8,7 @@
 // guest without virtio drivers gets SATA disks.
 import { stringify } from 'yaml';
 import type { MetadataOut } from '../../metadata/schema.js';
-import { packageVersion } from '../../cli/version.js';
+import { packageVersion } from '../../util/version.js';
 import type { OutputDiskRef } from './libvirt-xml.js';
 
 /** A KubeVirt object's name: an RFC 1123 DNS subdomain (lower case). */

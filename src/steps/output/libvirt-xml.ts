@@ -6,8 +6,7 @@
 // extras (rng, balloon) when the guest has virtio drivers. Every string from
 // the source or the user is escaped.
 import type { MetadataOut } from '../../metadata/schema.js';
-import { targetBuses, type BusSlot } from './bus-assignment.js';
-import { driveName } from './disks.js';
+import { targetDevices } from './bus-assignment.js';
 import { guestArch, osinfoId } from './osinfo.js';
 import { comment, el, render, type Comment, type El } from './xml-dom.js';
 
@@ -32,17 +31,17 @@ function diskSource(p: string): { type: string; source: El } {
   return { type: 'network', source: el('source', [['protocol', 'nbd'], ...(name ? [['name', name] as [string, string]] : [])], host) };
 }
 
-/** The <disk> elements of one bus (create_libvirt_xml's make_disk); an empty slot is a comment. */
-function busDisks(slots: BusSlot[], busName: string, prefix: string, disks: OutputDiskRef[]): (El | Comment)[] {
-  return slots.map((s, i) => {
-    const target: [string, string][] = [['dev', `${prefix}${driveName(i)}`]];
-    if (busName !== 'floppy') target.push(['bus', busName]);
+/** All the disks, bus by bus as virt-v2v writes them (targetDevices); an empty slot is a comment. */
+export function diskDevices(meta: MetadataOut, disks: OutputDiskRef[]): (El | Comment)[] {
+  return targetDevices(meta).map(({ slot: s, bus, index: i, dev }) => {
+    const target: [string, string][] = [['dev', dev]];
+    if (bus !== 'floppy') target.push(['bus', bus]);
     const driver = (type: string) =>
       el('driver', [
         ['name', 'qemu'],
         ['type', type],
       ]);
-    if (s.kind === 'empty') return comment(`${busName} slot ${i} is empty`);
+    if (s.kind === 'empty') return comment(`${bus} slot ${i} is empty`);
     if (s.kind === 'disk') {
       const d = disks.find((x) => x.index === s.index);
       if (!d) throw new Error(`output: no output disk ${s.index}`);
@@ -59,19 +58,6 @@ function busDisks(slots: BusSlot[], busName: string, prefix: string, disks: Outp
     ];
     return el('disk', attrs, driver('raw'), el('target', target));
   });
-}
-
-/** All the disks, bus by bus as virt-v2v writes them: virtio, IDE (SATA on q35), SCSI, floppy. */
-export function diskDevices(meta: MetadataOut, disks: OutputDiskRef[]): (El | Comment)[] {
-  const b = targetBuses(meta);
-  // q35 has no IDE controller: virt-v2v puts the IDE bus on its SATA (AHCI) controller.
-  const ide = meta.machine === 'q35' ? (['sata', 'sd'] as const) : (['ide', 'hd'] as const);
-  return [
-    ...busDisks(b.virtio, 'virtio', 'vd', disks),
-    ...busDisks(b.ide, ide[0], ide[1], disks),
-    ...busDisks(b.scsi, 'scsi', 'sd', disks),
-    ...busDisks(b.floppy, 'floppy', 'fd', disks),
-  ];
 }
 
 export function libvirtXml(meta: MetadataOut, name: string, disks: OutputDiskRef[]): string {

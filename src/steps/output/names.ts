@@ -15,8 +15,11 @@ export const NAME_MAX = 255;
 /** The disk with the longest name the check allows for: index 701, sdzz. */
 export const LONGEST_DISK_INDEX = 701;
 
+/** Every -o mode: the outputs that write files into -os DIR, and null. The one list (options, wire, output.json). */
+export const OUTPUT_TYPES = ['local', 'qemu', 'json', 'kubevirt', 'null'] as const;
+
 /** The outputs that write files into -os DIR. */
-export type FileOutputType = 'local' | 'qemu' | 'json' | 'kubevirt';
+export type FileOutputType = Exclude<(typeof OUTPUT_TYPES)[number], 'null'>;
 
 /** The metadata file each of them writes beside the disks (NAME + suffix), and its mode. */
 export const METADATA_FILE: Record<FileOutputType, { suffix: string; mode: number }> = {

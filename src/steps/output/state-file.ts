@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { InputError } from '../../errors.js';
 import { nbdUnixUri } from '../../process/server.js';
 import { diskBaseName, diskPatternProblem } from './disk-names.js';
+import { OUTPUT_TYPES } from './names.js';
 import { formatZodError } from '../../util/zod.js';
 import { writeJson, type WorkDir } from '../../workdir/workdir.js';
 import { PARTIAL_SUFFIX } from './disks.js';
@@ -20,7 +21,7 @@ export const OutputStateFile = z.strictObject({
   kind: z.literal('v2v-output-state'),
   state: z.enum(['setup', 'finalized']),
   options: z.strictObject({
-    type: z.enum(['local', 'qemu', 'json', 'kubevirt', 'null']),
+    type: z.enum(OUTPUT_TYPES),
     /** -os as it resolved at setup (realpath). */
     storage: z.string().optional(),
     format: z.enum(['raw', 'qcow2']),

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Our version, from the package.json above this module (src/, dist/src/ or dist/bundle/). */
+/** Our version, from the package.json above this module (src/util/, dist/src/util/ or dist/bundle/). */
 export function packageVersion(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (;;) {
