@@ -132,7 +132,6 @@ export async function runWithProxies(
   o: {
     dir: string;
     proxies: Proxy[];
-    readonly?: boolean;
     log: Logger;
     env?: NodeJS.ProcessEnv;
     what: string;
@@ -147,7 +146,6 @@ export async function runWithProxies(
     hostNamespace(),
     o.dir,
     ...net.launcher,
-    ...(o.readonly ? ['--readonly'] : []),
     ...o.proxies.flatMap((p) => ['--proxy', p.name, p.socket, String(p.port)]),
     '--',
     ...argv,
