@@ -16,7 +16,8 @@ PACKAGES=(
   qemu-utils                         # qemu-img, qemu-nbd, qemu-io
   xz-utils                           # xz -dc: xz-compressed OVAs (-i ova); tar -J in the tests
   time                               # GNU time: peak RSS in the benchmark
-  libxml2-utils libvirt-clients      # xmllint, virt-xml-validate: tests check the libvirt XML we write
+  libxml2-utils libvirt-clients      # xmllint, virt-xml-validate: tests check the libvirt XML we write; virsh
+  libvirt-daemon-system libvirt-daemon-driver-qemu # -o libvirt; its tests start a private libvirtd
   libguestfs-tools virt-v2v linux-image-amd64 # the conversion (virt-v2v-in-place) and inspection
   qemu-system-x86 debootstrap        # booting converted guests; building the sample guest
   openssh-server                     # sshd: the -i vmx -it ssh tests run their own on loopback

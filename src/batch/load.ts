@@ -59,7 +59,8 @@ export function resolvePaths(o: JobOptions, dir: string): JobOptions {
   return {
     ...o,
     input,
-    output: { ...o.output, ...(o.output.storage !== undefined ? { storage: abs(o.output.storage) } : {}) },
+    // -o libvirt's -os is a pool's name, not a path.
+    output: { ...o.output, ...(o.output.storage !== undefined && o.output.type !== 'libvirt' ? { storage: abs(o.output.storage) } : {}) },
     ...(o.logDir !== undefined ? { logDir: abs(o.logDir) } : {}),
     ...(o.workParent !== undefined ? { workParent: abs(o.workParent) } : {}),
   };

@@ -77,6 +77,7 @@ function only(step: string, a: V2vArgs, allowed: (keyof V2vArgs)[]): void {
     ['inputConnection', '-ic'],
     ['outputType', '-o'],
     ['outputStorage', '-os'],
+    ['outputConnection', '-oc'],
     ['outputName', '-on'],
     ['noConvert', '--no-convert'],
     ['printSource', '--print-source'],
@@ -135,7 +136,7 @@ async function stepOutput(argv: string[], ctx: StepCtx): Promise<void> {
     for (const f of await ctx.steps.outputFinalize(dir, { signal: ctx.signal })) ctx.out(`${f}\n`);
     return;
   }
-  only('output setup', args, ['outputType', 'outputStorage', 'outputFormat', 'outputName', 'outputOptions']);
+  only('output setup', args, ['outputType', 'outputStorage', 'outputConnection', 'outputFormat', 'outputName', 'outputOptions']);
   const type = OutputType.safeParse(args.outputType);
   if (!type.success) {
     throw new ConfigError(`output setup: -o ${args.outputType}: output type not supported (supported: ${OutputType.options.map((t) => `-o ${t}`).join(', ')})`);
@@ -144,6 +145,7 @@ async function stepOutput(argv: string[], ctx: StepCtx): Promise<void> {
   const output = {
     type: type.data,
     ...(args.outputStorage ? { storage: args.outputStorage } : {}),
+    ...(args.outputConnection !== undefined ? { connection: args.outputConnection } : {}),
     format: args.outputFormat,
     allocation: args.outputAllocation,
     ...oo,

@@ -15,6 +15,8 @@ export interface V2vArgs {
   inputConnection?: string;
   outputType: string;
   outputStorage?: string;
+  /** -oc URI: -o libvirt's connection (default: libvirt's own default). */
+  outputConnection?: string;
   outputFormat: 'raw' | 'qcow2';
   outputAllocation: 'sparse' | 'preallocated';
   outputName?: string;
@@ -71,6 +73,7 @@ const TABLE: Record<string, Spec> = {
   ic: { key: 'inputConnection', value: true },
   o: { key: 'outputType', value: true },
   os: { key: 'outputStorage', value: true },
+  oc: { key: 'outputConnection', value: true },
   of: { key: 'outputFormat', value: true },
   oa: { key: 'outputAllocation', value: true },
   on: { key: 'outputName', value: true },

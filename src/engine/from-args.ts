@@ -75,6 +75,7 @@ function inPlaceChecks(a: V2vArgs): void {
   const given = [
     a.outputType !== 'libvirt' ? '-o' : undefined,
     a.outputStorage !== undefined ? '-os' : undefined,
+    a.outputConnection !== undefined ? '-oc' : undefined,
     a.outputFormat !== 'raw' ? '-of' : undefined,
     a.outputAllocation !== 'sparse' ? '-oa' : undefined,
     a.outputOptions.length ? '-oo' : undefined,
@@ -103,6 +104,7 @@ export function commandLine(argv: string[]): CommandLine {
           output: {
             type: a.outputType as JobOptions['output']['type'],
             ...(a.outputStorage ? { storage: a.outputStorage } : {}),
+            ...(a.outputConnection !== undefined ? { connection: a.outputConnection } : {}),
             format: a.outputFormat,
             allocation: a.outputAllocation,
             ...oo,

@@ -19,6 +19,7 @@ export function outputOptionsHelp(type: string): string {
   if (type === 'qemu') {
     return `Output options (-oo) which can be used with -o qemu:\n\n${COMPRESSED_HELP}  -oo qemu-boot       Boot the guest in qemu after conversion\n`;
   }
+  if (type === 'libvirt') return `Output options that can be used with -o libvirt:\n${COMPRESSED_HELP}`;
   if (type === 'json') {
     return 'Output options (-oo) which can be used with -o json:\n\n  -oo json-disks-pattern=PATTERN   Pattern for the disks.\n\nPATTERN may use %{GuestName}, %{DiskNo} (1, 2, ...) and %{DiskDeviceName} (sda, sdb, ...);\nthe default is %{GuestName}-%{DiskDeviceName}.\n';
   }
@@ -46,7 +47,7 @@ function bool(type: string, key: string, value: string): boolean {
 /** Parse -oo for -o TYPE; each refusal in virt-v2v's words where it has them. */
 export function parseOoOptions(type: string, options: string[]): OoSettings {
   if (options.length === 0) return {};
-  if (type !== 'local' && type !== 'qemu' && type !== 'json') throw new ConfigError('no -oo (output options) are allowed here');
+  if (type !== 'local' && type !== 'qemu' && type !== 'json' && type !== 'libvirt') throw new ConfigError('no -oo (output options) are allowed here');
   const settings: OoSettings = {};
   for (const o of options) {
     const eq = o.indexOf('=');

@@ -74,8 +74,11 @@ export const OutputType = z.enum(OUTPUT_TYPES);
 
 export const OutputOptionsSchema = z
   .strictObject({
-    type: OutputType.describe('-o: local (disks + libvirt XML), qemu (disks + a qemu script), json (disks + NAME.json), kubevirt (disks + a VirtualMachine YAML), null (discard)'),
-    storage: Path('-os').optional().describe('-os DIR: where the disks and metadata go (local, qemu, json, kubevirt)'),
+    type: OutputType.describe('-o: libvirt (volumes of a pool + a defined domain), local (disks + libvirt XML), qemu (disks + a qemu script), json (disks + NAME.json), kubevirt (disks + a VirtualMachine YAML), null (discard)'),
+    storage: Path('-os').optional().describe('-os DIR: where the disks and metadata go (local, qemu, json, kubevirt); -o libvirt: the storage pool (default: default)'),
+    connection: checked('-oc', (uri) => connectionProblem(uri, '-oc'))
+      .optional()
+      .describe('-oc URI (-o libvirt): the libvirt connection on this machine (qemu:///system, qemu:///session; default: libvirt\'s)'),
     format: z.enum(['raw', 'qcow2']).default('raw').describe('-of: the target disks\' format (default: raw)'),
     allocation: z.enum(['sparse', 'preallocated']).default('sparse').describe('-oa (default: sparse)'),
     compressed: z.boolean().optional().describe('-oo compressed: a compressed qcow2 (-o local, -o qemu with -of qcow2)'),
@@ -85,6 +88,7 @@ export const OutputOptionsSchema = z
       .describe('-oo json-disks-pattern (-o json): the disks\' file names, from %{GuestName}, %{DiskNo}, %{DiskDeviceName}'),
   })
   .superRefine((o, ctx) => {
+    if (o.connection !== undefined && o.type !== 'libvirt') ctx.addIssue({ code: 'custom', message: `-oc: only for -o libvirt, not -o ${o.type}`, path: ['connection'] });
     const why = compressedProblem(o);
     if (why !== undefined) ctx.addIssue({ code: 'custom', message: why, path: ['compressed'] });
     if (o.diskPattern !== undefined) {
@@ -131,7 +135,7 @@ export const JobOptions = z
       if (o.output.type !== 'null' || o.output.storage !== undefined) bad('--in-place: no output (-o): the disks are converted where they are', ['output']);
     } else if (o.inPlaceOutput !== undefined) bad('-O: only with --in-place', ['inPlaceOutput']);
     if (o.allowRemoteBacking && o.input.type !== 'disk') bad(`--allow-remote-backing: only for -i disk, not -i ${o.input.type}`, ['allowRemoteBacking']);
-    if (!o.printSourceOnly && o.output.type !== 'null' && o.output.storage === undefined) {
+    if (!o.printSourceOnly && o.output.type !== 'null' && o.output.type !== 'libvirt' && o.output.storage === undefined) {
       bad(`-o ${o.output.type}: output directory was not specified, use '-os /dir'`, ['output', 'storage']);
     }
     // Every file the output writes must fit NAME_MAX: refused now, not after the conversion.

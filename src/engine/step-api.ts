@@ -113,7 +113,7 @@ export function stepApi(track: Track): StepApi {
           const metadata = await readMetaOut(w, 'output setup', dir);
           if (await readOutputState(w)) throw new ConfigError(`output setup: ${w.path}: output setup has run here already`);
           const options: OutputOptions = { ...output, name: output.name ?? metadata.name };
-          checkOutputOptions(options);
+          await checkOutputOptions(options, signal);
           const setup = await inStep(w, 'output-setup', 'output-setup', signal, o, (ctx) => outputSetupStep.run(ctx, { metadata, options }));
           return setup.targets.map((t) => ({ source: nbdUnixUri(w.inSocket(t.index)), target: t.uri }));
         });

@@ -57,6 +57,7 @@ export const ConvertStepWire = z.strictObject({
 export const OutputOptionsWire = z.strictObject({
   type: z.enum(OUTPUT_TYPES),
   storage: z.string().optional(),
+  connection: z.string().optional(),
   format: z.enum(['raw', 'qcow2']),
   allocation: z.enum(['sparse', 'preallocated']),
   compressed: z.boolean().optional(),

@@ -75,7 +75,7 @@ export async function runJob(o: JobOptions, hooks: JobHooks = {}): Promise<JobRe
     plan = p;
     for (const message of p.warnings) emit({ type: 'warning', step: 'input', message });
     const output: OutputOptions | undefined = o.printSourceOnly || o.inPlace ? undefined : { ...o.output, name: o.name ?? p.fields.name };
-    if (output) checkOutputOptions(output);
+    if (output) await checkOutputOptions(output, signal);
     // A source that says UEFI stays UEFI: no OVMF here fails now rather than after the conversion.
     if (output && output.type !== 'null' && p.fields.firmware === 'uefi') requireOvmf();
     if (o.inPlace && o.inPlaceOutput !== undefined) checkInPlaceOutput(o.inPlaceOutput);

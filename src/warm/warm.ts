@@ -62,7 +62,7 @@ function absolutePaths(o: JobOptions): JobOptions {
   return {
     ...o,
     input,
-    output: { ...o.output, ...(o.output.storage !== undefined ? { storage: abs(o.output.storage) } : {}) },
+    output: { ...o.output, ...(o.output.storage !== undefined && o.output.type !== 'libvirt' ? { storage: abs(o.output.storage) } : {}) },
     ...(o.workParent !== undefined ? { workParent: abs(o.workParent) } : {}),
     ...(o.logDir !== undefined ? { logDir: abs(o.logDir) } : {}),
   };

@@ -21,6 +21,7 @@
 // action (src/util/last-resort.ts): a second signal kills the recorded
 // servers with SIGKILL and removes the partial outputs, the private log dir
 // and the work dir synchronously before the process exits.
+import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -153,18 +154,18 @@ export function pidfilesIn(dir: string): string[] {
 /**
  * The partial disks that DIR/output.json lists for an output set up but
  * not finalized, the record checked first (state-file.ts): only regular
- * files, never through a symbolic link. An unreadable or foreign record
- * names none.
+ * files, never through a symbolic link; for -o libvirt, its pool. An
+ * unreadable or foreign record names none.
  */
-export function partialOutputs(dir: string): string[] {
+function unfinishedOutput(dir: string): { files: string[]; pool?: { connection?: string | undefined; name: string } } {
   let f: OutputStateFile | undefined;
   try {
     f = readOutputStateSync(dir);
   } catch {
-    return [];
+    return { files: [] };
   }
-  if (f?.state !== 'setup') return [];
-  return f.disks
+  if (f?.state !== 'setup') return { files: [] };
+  const files = f.disks
     .map((d) => d.partial)
     .filter((p) => {
       try {
@@ -173,6 +174,24 @@ export function partialOutputs(dir: string): string[] {
         return false;
       }
     });
+  return { files, ...(f.libvirt ? { pool: { connection: f.options.connection, name: f.libvirt.pool } } : {}) };
+}
+
+export const partialOutputs = (dir: string): string[] => unfinishedOutput(dir).files;
+
+/**
+ * Remove the partial disks of DIR's unfinished output (partialOutputs); an
+ * -o libvirt pool is refreshed after, so libvirt forgets the volumes
+ * (best effort, bounded: the process may be on its way out). Returns them.
+ */
+export function removePartialOutputsSync(dir: string): string[] {
+  const { files, pool } = unfinishedOutput(dir);
+  for (const p of files) rmSync(p, { force: true });
+  if (files.length > 0 && pool) {
+    const argv = [...(pool.connection !== undefined ? ['-c', pool.connection] : []), '-q', 'pool-refresh', '--', pool.name];
+    spawnSync('virsh', argv, { stdio: 'ignore', timeout: 10_000, env: { ...process.env, LC_ALL: 'C' } });
+  }
+  return files;
 }
 
 /** The job's private log dir, if it still looks like one (v2v-log-*, ours, 0700). */
@@ -206,7 +225,7 @@ export function removeWorkDirNow(dir: string, record: Pick<JobRecord, 'logDir' |
       // Gone already, or not ours to kill.
     }
   }
-  for (const p of partialOutputs(dir)) rmSync(p, { force: true });
+  removePartialOutputsSync(dir);
   // An in-place commit cut short: the dir (its overlays) and the logs stay for `v2v cleanup DIR`.
   if (commitUnfinished(dir)) return;
   removeLogDirSync(record.logDir);

@@ -16,7 +16,7 @@ import { stopByPidfile } from '../process/server-record.js';
 import { WORKDIR_MARKER, isOwnPrivateDir } from './workdir.js';
 import {
   ownerAlive,
-  partialOutputs,
+  removePartialOutputsSync,
   pidfilesIn,
   readJobRecord,
   removeDirSync,
@@ -76,7 +76,7 @@ export async function cleanupStaleJobs(parent: string = defaultParent(), graceMs
     const again = await staleAt(job.dir);
     if (!again) continue;
     await Promise.all(pidfilesIn(job.dir).map((p) => stopByPidfile(p, graceMs)));
-    for (const p of partialOutputs(job.dir)) await rm(p, { force: true });
+    removePartialOutputsSync(job.dir);
     removeLogDirSync(again.record.logDir);
     removeDirSync(job.dir, again.record.keepDir);
     done.push(again);

@@ -12,6 +12,7 @@ import { describe, expect } from 'vitest';
 import { test, sha256File } from '../helpers/fixtures.js';
 import { runCli, type CliResult, stderrBesidesWarnings } from '../helpers/cli.js';
 import { demoConversion, once, sharedConversion } from '../helpers/conversions.js';
+import { bootThroughLibvirt, createPool, libvirtdMissing, startLibvirtd } from '../helpers/libvirtd.js';
 import { bootOnVirtio, guestOutputs, noSampleGuest, sampleGuest, tcg } from '../helpers/guests.js';
 
 type Made =
@@ -81,5 +82,25 @@ describe.skipIf(noSampleGuest)('the sample guest, -i disk to -o local', () => {
     const text = await bootOnVirtio(disk(), 'raw');
     expect(text).not.toMatch(/ALERT!|emergency mode/i);
     expect(text).toMatch(/login:/);
+  });
+
+  // -o libvirt (issue 13): the converted disk copied into a pool of a real
+  // libvirtd (a private one) as it is, the guest defined; libvirt starts it
+  // from its volume (TCG where there is no KVM: the domain type libvirt offers).
+  test.skipIf(libvirtdMissing() !== undefined)('-o libvirt: defined from its volume, libvirt boots it to a login prompt', { timeout: 600_000 }, async ({ tmp }) => {
+    const d = await startLibvirtd();
+    try {
+      await createPool(d, 'guests', path.join(tmp, 'pool'));
+      const r = await runCli(['-i', 'disk', disk(), '-o', 'libvirt', '-oc', d.uri, '-os', 'guests', '-on', 'sample', '--no-convert', '-q']);
+      expect(r.stderr.split('\n').filter((l) => l && !/does not support a x86_64 KVM guest/.test(l))).toEqual([]);
+      expect(r.code).toBe(0);
+      expect(await d.virsh('dominfo', 'sample')).toMatch(/^State:\s+shut off$/m);
+      expect(await d.virsh('dumpxml', 'sample')).toMatch(/<source pool='guests' volume='sample-sda'\/>\s*<target dev='vda' bus='virtio'\/>/);
+      const text = await bootThroughLibvirt(d, 'sample', tmp);
+      expect(text).not.toMatch(/ALERT!|emergency mode/i);
+      expect(text).toMatch(/login:/);
+    } finally {
+      await d.stop();
+    }
   });
 });

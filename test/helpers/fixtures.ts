@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { test as base } from 'vitest';
 import { dir as tmpDir } from 'tmp-promise';
@@ -100,6 +101,17 @@ export function run(argv: string[], opts: { input?: string; env?: NodeJS.Process
 /** A raw disk: SIZE MiB, 30 % data in runs, holes elsewhere (nbdkit sparse-random, seeded). */
 export async function makeRaw(file: string, sizeMiB: number, seed: number): Promise<void> {
   await run(['nbdcopy', '--', '[', 'nbdkit', 'sparse-random', `${sizeMiB * 1024 * 1024}`, 'percent=30', `seed=${seed}`, ']', file]);
+}
+
+/** Two disks of a guest in TMP: a.img (raw, 16 MiB) and b.qcow2 (8 MiB, made from b.raw); the sha256 of each one's raw data. */
+export async function rawAndQcow2(tmp: string): Promise<{ a: string; b: string; braw: string; sums: string[] }> {
+  const a = path.join(tmp, 'a.img');
+  const braw = path.join(tmp, 'b.raw');
+  const b = path.join(tmp, 'b.qcow2');
+  await makeRaw(a, 16, 1);
+  await makeRaw(braw, 8, 2);
+  await run(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'qcow2', braw, b]);
+  return { a, b, braw, sums: [await sha256File(a), await sha256File(braw)] };
 }
 
 /** Processes (not zombies) whose command line mentions DIR: our servers and conversions run in it. */

@@ -35,6 +35,7 @@ const CAPABILITIES = [
   'input:vmx',
   'output:json',
   'output:kubevirt',
+  'output:libvirt',
   'output:local',
   'output:null',
   'output:qemu',
@@ -53,7 +54,7 @@ describe('virt-v2v compatibility: options', () => {
     const r = await runCli(['--debug-gc', '--machine-readable']);
     expectPrinted(r, CAPABILITIES.map((w) => `${w}\n`).join(''));
     // What we do not have is not claimed.
-    for (const w of ['vddk', 'vcenter-https', 'xen-ssh', 'mac-ip-option', 'bandwidth-option', 'output:libvirt']) expect(r.stdout.split('\n')).not.toContain(w);
+    for (const w of ['vddk', 'vcenter-https', 'xen-ssh', 'mac-ip-option', 'bandwidth-option']) expect(r.stdout.split('\n')).not.toContain(w);
     // Other options do not change it: only a file or guest name starts a conversion.
     expectPrinted(await runCli(['--machine-readable', '-i', 'disk', '-o', 'null']), r.stdout);
   });

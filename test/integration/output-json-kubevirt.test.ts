@@ -12,21 +12,12 @@ import { createEngine } from '../../src/engine/engine.js';
 import { optionsFromArgs } from '../../src/engine/from-args.js';
 import { OutputJson } from '../../src/steps/output/json-metadata.js';
 import { expectOneError, runCli } from '../helpers/cli.js';
-import { makeRaw, processesUsing, run, sha256File, test } from '../helpers/fixtures.js';
+import { makeRaw, processesUsing, rawAndQcow2, run, sha256File, test } from '../helpers/fixtures.js';
 import { has } from '../helpers/tools.js';
 
 const needs = !has('nbdkit') || !has('qemu-img');
 
-/** Two disks (raw, qcow2) of a guest, their hashes. */
-async function guest(tmp: string): Promise<{ a: string; b: string; sums: string[] }> {
-  const a = path.join(tmp, 'a.img');
-  const braw = path.join(tmp, 'b.raw');
-  const b = path.join(tmp, 'b.qcow2');
-  await makeRaw(a, 16, 1);
-  await makeRaw(braw, 8, 2);
-  await run(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'qcow2', braw, b]);
-  return { a, b, sums: [await sha256File(a), await sha256File(braw)] };
-}
+const guest = rawAndQcow2;
 
 describe.skipIf(needs)('-o json', () => {
   test('two disks and NAME.json (virt-v2v -o json version 1), parsed with its schema', async ({ tmp }) => {

@@ -22,7 +22,7 @@ import {
 } from '../../src/steps/output/output.js';
 import { createWorkDir, type WorkDir } from '../../src/workdir/workdir.js';
 import { fakeOvmf, test as base } from '../helpers/fixtures.js';
-import { alive, has, rejectionOf, thrownBy } from '../helpers/tools.js';
+import { alive, has, rejectionOf } from '../helpers/tools.js';
 
 const MiB = 1024 * 1024;
 const log = pino({ level: 'silent' });
@@ -391,19 +391,19 @@ describe.skipIf(requires('qemu-img', 'nbdkit', 'nbdcopy'))('output: disks', () =
 describe('output: options', () => {
   test('checkOutputOptions refuses a missing, absent or non-directory -os', async ({ tmp }) => {
     const o: OutputOptions = { type: 'local', format: 'raw', allocation: 'sparse', name: 'g' };
-    const e1 = thrownBy(() => checkOutputOptions(o));
+    const e1 = await rejectionOf(checkOutputOptions(o));
     expect(e1.code).toBe('CONFIG_ERROR');
     expect(e1.message).toContain('-os');
-    expect(thrownBy(() => checkOutputOptions({ ...o, type: 'qemu', storage: '' })).code).toBe('CONFIG_ERROR');
-    const e2 = thrownBy(() => checkOutputOptions({ ...o, storage: path.join(tmp, 'nope') }));
+    expect((await rejectionOf(checkOutputOptions({ ...o, type: 'qemu', storage: '' }))).code).toBe('CONFIG_ERROR');
+    const e2 = await rejectionOf(checkOutputOptions({ ...o, storage: path.join(tmp, 'nope') }));
     expect(e2.code).toBe('INPUT_ERROR');
     expect(e2.message).toContain(path.join(tmp, 'nope'));
     const file = path.join(tmp, 'file');
     await writeFile(file, '');
-    const e3 = thrownBy(() => checkOutputOptions({ ...o, storage: file }));
+    const e3 = await rejectionOf(checkOutputOptions({ ...o, storage: file }));
     expect(e3.code).toBe('INPUT_ERROR');
     expect(e3.message).toMatch(/not a directory/);
-    expect(() => checkOutputOptions({ ...o, storage: tmp })).not.toThrow();
+    await expect(checkOutputOptions({ ...o, storage: tmp })).resolves.toBeUndefined();
   });
 
   test('checkOutputOptions refuses existing target files and names them', async ({ tmp }) => {
@@ -411,27 +411,27 @@ describe('output: options', () => {
     await writeFile(path.join(tmp, 'g-sdb'), '');
     await writeFile(path.join(tmp, 'g-sdb.bak'), '');
     await writeFile(path.join(tmp, 'g-sda-extra'), '');
-    const e = thrownBy(() => checkOutputOptions(o));
+    const e = await rejectionOf(checkOutputOptions(o));
     expect(e.code).toBe('INPUT_ERROR');
     expect(e.message).toContain(path.join(tmp, 'g-sdb'));
     expect(e.message).not.toContain('g-sdb.bak');
     expect(e.message).not.toContain('g-sda-extra');
     await writeFile(path.join(tmp, 'h.sh'), '');
-    expect(thrownBy(() => checkOutputOptions({ ...o, type: 'qemu', name: 'h' })).message).toContain(path.join(tmp, 'h.sh'));
+    expect((await rejectionOf(checkOutputOptions({ ...o, type: 'qemu', name: 'h' }))).message).toContain(path.join(tmp, 'h.sh'));
     // -o local does not write NAME.sh.
-    expect(() => checkOutputOptions({ ...o, name: 'h' })).not.toThrow();
+    await expect(checkOutputOptions({ ...o, name: 'h' })).resolves.toBeUndefined();
   });
 
   test('checkOutputOptions refuses names that cannot be file names', async ({ tmp }) => {
     const o: OutputOptions = { type: 'local', storage: tmp, format: 'raw', allocation: 'sparse', name: 'g' };
     for (const name of ['', 'a/b', '..', 'a\nb']) {
-      expect(thrownBy(() => checkOutputOptions({ ...o, name })).code).toBe('CONFIG_ERROR');
+      expect((await rejectionOf(checkOutputOptions({ ...o, name }))).code).toBe('CONFIG_ERROR');
     }
   });
 
   test('-o null: qcow2 and no -os are fine; null: targets, no servers, nothing written', async ({ tmp }) => {
     const o: OutputOptions = { type: 'null', format: 'qcow2', allocation: 'preallocated', name: 'g' };
-    expect(() => checkOutputOptions(o)).not.toThrow();
+    await expect(checkOutputOptions(o)).resolves.toBeUndefined();
     const wd = await createWorkDir(tmp);
     const before = await readdir(tmp);
     const s = await outputSetup(makeMeta(), o, wd, log);

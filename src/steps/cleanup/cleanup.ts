@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { createLogger } from '../../log/logger.js';
 import { stopByPidfile } from '../../process/server-record.js';
 import { commitUnfinished, type WorkDir } from '../../workdir/workdir.js';
-import { partialOutputs } from '../../workdir/job-record.js';
+import { removePartialOutputsSync } from '../../workdir/job-record.js';
 import { outputAbort, resumeOutput } from '../output/output.js';
 import { readOutputState } from '../output/state-file.js';
 import { finishCommit } from '../convert/finish-commit.js';
@@ -44,8 +44,5 @@ export async function cleanupWorkDir(w: WorkDir, log?: Logger): Promise<void> {
  * along when their thread ended.
  */
 export async function removeUnfinishedOutput(w: WorkDir, log: Logger): Promise<void> {
-  for (const file of partialOutputs(w.path)) {
-    await rm(file, { force: true });
-    log.debug({ file }, 'removed (left by the output actor)');
-  }
+  for (const file of removePartialOutputsSync(w.path)) log.debug({ file }, 'removed (left by the output actor)');
 }

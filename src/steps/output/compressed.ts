@@ -1,4 +1,4 @@
-// -oo compressed (-o local, -o qemu): the target qcow2 written through
+// -oo compressed (-o local, -o qemu, -o libvirt): the target qcow2 written through
 // qemu's compress filter, every cluster compressed, as virt-v2v 2.2 does
 // (output.ml: qemu-nbd --image-opts driver=compress,file.driver=qcow2,...).
 // The filter takes only whole clusters, each written once: qemu-nbd says so
@@ -15,7 +15,7 @@ export interface CompressedChoice {
 /** Why these output options cannot make a compressed disk, or undefined. */
 export function compressedProblem(o: CompressedChoice): string | undefined {
   if (!o.compressed) return undefined;
-  if (o.type !== 'local' && o.type !== 'qemu') return `-oo compressed: not an option of -o ${o.type}`;
+  if (o.type !== 'local' && o.type !== 'qemu' && o.type !== 'libvirt') return `-oo compressed: not an option of -o ${o.type}`;
   if (o.format !== 'qcow2') {
     return '‘-oo compressed’ is only allowed when the output format is a local qcow2-format file, i.e. ‘-of qcow2’';
   }

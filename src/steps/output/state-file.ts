@@ -22,14 +22,18 @@ export const OutputStateFile = z.strictObject({
   state: z.enum(['setup', 'finalized']),
   options: z.strictObject({
     type: z.enum(OUTPUT_TYPES),
-    /** -os as it resolved at setup (realpath). */
+    /** -os as it resolved at setup (realpath); -o libvirt: the pool's name as given. */
     storage: z.string().optional(),
+    /** -oc (-o libvirt). */
+    connection: z.string().optional(),
     format: z.enum(['raw', 'qcow2']),
     allocation: z.enum(['sparse', 'preallocated']),
     compressed: z.boolean().optional(),
     diskPattern: z.string().optional(),
     name: z.string().min(1),
   }),
+  /** -o libvirt: where the volumes are (the disks' paths are files in poolPath). */
+  libvirt: z.strictObject({ uri: z.string(), pool: z.string().min(1), poolPath: z.string() }).optional(),
   disks: z.array(z.strictObject({ index: z.number().int().min(0), final: z.string(), partial: z.string() })),
   targets: z.array(z.strictObject({ index: z.number().int().min(0), uri: z.string(), knownZero: z.boolean() })),
 });
@@ -49,6 +53,24 @@ const realpath = (p: string): string | undefined => {
   }
 };
 
+/** The targets must be this work dir's sockets. */
+function targetsProblem(dir: string, f: OutputStateFile): string | undefined {
+  for (const t of f.targets) {
+    if (t.uri !== nbdUnixUri(path.join(dir, `out${t.index}`))) return `target ${t.uri} is not this work dir's socket out${t.index}`;
+  }
+  return undefined;
+}
+
+/** -o libvirt: each disk is the volume NAME-sdX, a file in the pool's directory as it resolves now. */
+function volumesProblem(dir: string, f: OutputStateFile, lv: NonNullable<OutputStateFile['libvirt']>): string | undefined {
+  if (!path.isAbsolute(lv.poolPath) || realpath(lv.poolPath) !== lv.poolPath) return `pool directory ${lv.poolPath} does not resolve to itself any more`;
+  for (const d of f.disks) {
+    const want = path.join(lv.poolPath, diskBaseName(f.options.name, d.index));
+    if (d.final !== want || d.partial !== want) return `disk ${d.index} is not the volume setup makes (${want})`;
+  }
+  return targetsProblem(dir, f);
+}
+
 /** Why F cannot be the record of an output set up from work dir DIR, or undefined if it can. */
 export function recordProblem(dir: string, f: OutputStateFile): string | undefined {
   const { type, storage, name, diskPattern } = f.options;
@@ -61,6 +83,9 @@ export function recordProblem(dir: string, f: OutputStateFile): string | undefin
     return bad ? `target ${bad.uri} is not null:` : undefined;
   }
   if (f.targets.map((t) => t.index).join(',') !== indices) return 'its targets are not its disks';
+  if ((type === 'libvirt') !== (f.libvirt !== undefined)) return type === 'libvirt' ? '-o libvirt records its pool' : `-o ${type} has no libvirt pool`;
+  if (f.options.connection !== undefined && type !== 'libvirt') return `-o ${type} has no -oc`;
+  if (f.libvirt) return volumesProblem(dir, f, f.libvirt);
   if (storage === undefined || !path.isAbsolute(storage)) return `-o ${type} records an absolute -os`;
   if (diskPattern !== undefined && (type !== 'json' || diskPatternProblem(diskPattern) !== undefined)) return `json-disks-pattern ${diskPattern} is not one setup accepts`;
   if (realpath(storage) !== storage) return `-os ${storage} does not resolve to itself any more`;
@@ -71,10 +96,7 @@ export function recordProblem(dir: string, f: OutputStateFile): string | undefin
       if (realpath(path.dirname(p)) !== storage) return `${p} is not in -os ${storage}`;
     }
   }
-  for (const t of f.targets) {
-    if (t.uri !== nbdUnixUri(path.join(dir, `out${t.index}`))) return `target ${t.uri} is not this work dir's socket out${t.index}`;
-  }
-  return undefined;
+  return targetsProblem(dir, f);
 }
 
 /**

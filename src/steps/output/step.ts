@@ -44,6 +44,6 @@ export const outputFinalizeStep: Step<OutputFinalizeIn, string[]> = {
   async run(ctx, { metadata, options, setup }) {
     // Only complete disks are renamed: every copy recorded as done (copy-record.ts).
     checkCopiesComplete(ctx.workdir, setup.targets.map((t) => t.index));
-    return outputFinalize(metadata, options, setup, ctx.log);
+    return outputFinalize(metadata, options, setup, ctx.log, (m) => ctx.warn(m));
   },
 };

@@ -10,7 +10,7 @@ import { diskPaths, partialOf } from '../../../src/steps/output/disks.js';
 import { LONGEST_DISK_INDEX, NAME_MAX, maxNameBytes, nameLengthProblem, outputFileNames } from '../../../src/steps/output/names.js';
 import { checkOutputOptions } from '../../../src/steps/output/output.js';
 import { argvProblem, isCleanText, showText } from '../../../src/util/text.js';
-import { thrownBy } from '../../helpers/tools.js';
+import { rejectionOf, thrownBy } from '../../helpers/tools.js';
 
 const job = (...more: string[]) => ['-i', 'disk', '/g.img', '-o', 'local', '-os', '/out', ...more];
 
@@ -75,14 +75,16 @@ describe('guest name length', () => {
     expect(() => optionsFromArgs(job('--print-source', '-on', 'n'.repeat(300)))).not.toThrow();
   });
 
-  it('checkOutputOptions: a source name too long (no -on) or not clean is refused too, before -os is looked at', () => {
+  it('checkOutputOptions: a source name too long (no -on) or not clean is refused too, before -os is looked at', async () => {
     const o = { type: 'qemu' as const, storage: '/nonexistent', format: 'raw' as const, allocation: 'sparse' as const };
-    const long = thrownBy(() => checkOutputOptions({ ...o, name: 'n'.repeat(240) }));
+    const long = await rejectionOf(checkOutputOptions({ ...o, name: 'n'.repeat(240) }));
     expect(long.code).toBe('CONFIG_ERROR');
     expect(long.message).toBe(nameLengthProblem('qemu', 'n'.repeat(240)));
     expect(long.message).toContain('-o qemu allows at most 237 bytes');
-    expect(thrownBy(() => checkOutputOptions({ ...o, name: 'g\uFFFD' })).message).toBe('-on "g\\ufffd": not valid UTF-8 (it holds U+FFFD or a lone surrogate)');
-    expect(thrownBy(() => checkOutputOptions({ ...o, name: 'g', storage: '/o\uD800' })).message).toContain('-os "/o\\ud800"');
+    expect((await rejectionOf(checkOutputOptions({ ...o, name: 'g\uFFFD' }))).message).toBe('-on "g\\ufffd": not valid UTF-8 (it holds U+FFFD or a lone surrogate)');
+    expect((await rejectionOf(checkOutputOptions({ ...o, name: 'g', storage: '/o\uD800' }))).message).toContain('-os "/o\\ud800"');
     expect(nameLengthProblem('null', 'n'.repeat(300))).toBeUndefined();
+    // -o libvirt's volumes have no partial names: NAME-sdzz must fit.
+    expect(maxNameBytes('libvirt')).toBe(255 - '-sdzz'.length);
   });
 });

@@ -27,7 +27,7 @@ const URI = /^([A-Za-z][A-Za-z0-9+.-]*):(?:\/\/([^/?#]*))?([^?#]*)(?:\?[^#]*)?(?
 // libvirt's URI aliases (libvirt.conf uri_aliases): a bare name.
 const ALIAS = /^[A-Za-z0-9_.+-]+$/;
 
-interface Parts {
+export interface Parts {
   scheme: string;
   user?: string;
   host: string;
@@ -43,7 +43,8 @@ function decode(s: string): string | undefined {
   }
 }
 
-function parts(uri: string): Parts | undefined {
+/** A URI's parts (undefined: not a URI, such as an alias). */
+export function uriParts(uri: string): Parts | undefined {
   const m = URI.exec(uri);
   if (!m) return undefined;
   const authority = m[2] ?? '';
@@ -64,20 +65,20 @@ function parts(uri: string): Parts | undefined {
   };
 }
 
-/** Why `-ic URI` is refused (one line), or undefined. */
-export function connectionProblem(uri: string): string | undefined {
-  if (uri === '') return '-ic: the URI is empty';
-  if (hasControl(uri)) return `-ic ${quote(uri)}: contains control characters`;
-  if (uri.startsWith('-')) return `-ic ${quote(uri)}: not a libvirt URI`;
-  const p = parts(uri);
-  if (!p) return ALIAS.test(uri) ? undefined : `-ic ${quote(uri)}: not a libvirt URI (expected DRIVER[+TRANSPORT]://[[USER@]HOST[:PORT]]/PATH)`;
+/** Why `-ic URI` (or FLAG URI: -oc) is refused (one line), or undefined. */
+export function connectionProblem(uri: string, flag = '-ic'): string | undefined {
+  if (uri === '') return `${flag}: the URI is empty`;
+  if (hasControl(uri)) return `${flag} ${quote(uri)}: contains control characters`;
+  if (uri.startsWith('-')) return `${flag} ${quote(uri)}: not a libvirt URI`;
+  const p = uriParts(uri);
+  if (!p) return ALIAS.test(uri) ? undefined : `${flag} ${quote(uri)}: not a libvirt URI (expected DRIVER[+TRANSPORT]://[[USER@]HOST[:PORT]]/PATH)`;
   const base = p.scheme.split('+')[0]!;
   if (VMWARE.has(base)) {
-    return `-ic ${uri}: VMware vCenter/ESXi input (vpx://, esx://) needs nbdkit's VDDK plugin and VMware's libraries, not available here`;
+    return `${flag} ${uri}: VMware vCenter/ESXi ${flag === '-ic' ? 'input' : 'output'} (vpx://, esx://) needs nbdkit's VDDK plugin and VMware's libraries, not available here`;
   }
-  if (p.port !== undefined && (p.port < 1 || p.port > 65535)) return `-ic ${quote(uri)}: port ${p.port} is not 1 to 65535`;
-  if (p.user !== undefined && hasControl(p.user)) return `-ic ${quote(uri)}: the user name holds a control character`;
-  if (p.scheme === 'xen+ssh' && p.host === '') return `-ic ${uri}: URL does not contain a host name field`;
+  if (p.port !== undefined && (p.port < 1 || p.port > 65535)) return `${flag} ${quote(uri)}: port ${p.port} is not 1 to 65535`;
+  if (p.user !== undefined && hasControl(p.user)) return `${flag} ${quote(uri)}: the user name holds a control character`;
+  if (p.scheme === 'xen+ssh' && p.host === '') return `${flag} ${uri}: URL does not contain a host name field`;
   return undefined;
 }
 
@@ -90,7 +91,7 @@ export function guestProblem(guest: string): string | undefined {
 
 /** The kind of a connection that connectionProblem passed (undefined: libvirt's default URI). */
 export function classify(uri: string | undefined): LibvirtConnection {
-  const p = uri === undefined ? undefined : parts(uri);
+  const p = uri === undefined ? undefined : uriParts(uri);
   if (!p || p.host === '') {
     // test:///default is the driver's built-in node; any other absolute path is a file.
     const testFile = p?.scheme === 'test' && path.isAbsolute(p.path) && p.path !== '/default' ? path.normalize(p.path) : undefined;

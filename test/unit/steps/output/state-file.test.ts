@@ -57,6 +57,36 @@ describe('output.json records', () => {
     expect(err.message).toMatch(why);
   });
 
+  test('-o libvirt: volumes in the recorded pool directory are read back; anything else is refused whole', async ({ tmp }) => {
+    const { out } = await setup(tmp);
+    const lv = (): OutputStateFile => ({
+      version: 1,
+      kind: 'v2v-output-state',
+      state: 'setup',
+      options: { type: 'libvirt', storage: 'default', connection: 'qemu:///system', format: 'raw', allocation: 'sparse', name: 'g' },
+      libvirt: { uri: 'qemu:///system', pool: 'default', poolPath: out },
+      disks: [{ index: 0, final: path.join(out, 'g-sda'), partial: path.join(out, 'g-sda') }],
+      targets: [{ index: 0, uri: nbdUnixUri(path.join(tmp, 'out0')), knownZero: true }],
+    });
+    await save(tmp, lv());
+    expect(readOutputStateSync(tmp)).toEqual(lv());
+    await symlink(out, path.join(tmp, 'link'));
+    const forged: [(r: OutputStateFile) => void, RegExp][] = [
+      [(r) => void (r.disks[0]!.partial = '/etc/shadow'), /disk 0 is not the volume setup makes/],
+      [(r) => void (r.libvirt!.poolPath = '/etc'), /disk 0 is not the volume/],
+      [(r) => void (r.libvirt!.poolPath = path.join(tmp, 'link')), /does not resolve to itself/],
+      [(r) => void delete r.libvirt, /-o libvirt records its pool/],
+      [(r) => void (r.options.type = 'local'), /-o local has no libvirt pool/],
+      [(r) => void (r.targets[0]!.uri = nbdUnixUri('/run/x.sock')), /not this work dir's socket out0/],
+    ];
+    for (const [forge, why] of forged) {
+      const r = lv();
+      forge(r);
+      await save(tmp, r);
+      expect(thrownBy(() => readOutputStateSync(tmp)).message).toMatch(why);
+    }
+  });
+
   test('-os replaced by a symbolic link after setup: refused (checked after resolving links)', async ({ tmp }) => {
     const { out, record } = await setup(tmp);
     await save(tmp, record());
