@@ -29,7 +29,7 @@ export function copyCommand(ctx: CliContext): Command {
     .addOption(new Option('--request-size <bytes>', 'largest request (default: 128K)').argParser(size('--request-size')))
     .addOption(new Option('--queue-size <bytes>', 'bytes in flight per connection; sets --requests').argParser(size('--queue-size')))
     .addOption(
-      new Option('--memory-budget <bytes>', 'most memory for request buffers; lowers --requests to fit (default: 256M)').argParser(
+      new Option('--memory-budget <bytes>', 'most memory for request buffers; lowers --requests to fit (default: 64M)').argParser(
         size('--memory-budget'),
       ),
     )

@@ -13,8 +13,14 @@ const MiB = 1024 * 1024;
  * per cent faster than 256 KiB here, with half the memory (bench/).
  */
 export const DEFAULT_REQUEST_SIZE = 128 * 1024;
-/** Request buffers of all connections together, whatever the flags (memory-budget.ts). */
-export const DEFAULT_MEMORY_BUDGET = 256 * MiB;
+/**
+ * Request buffers of all connections together, whatever the flags
+ * (memory-budget.ts). 64 MiB: with Node, the addon and libnbd (about 90 MiB
+ * of RSS for `v2v copy`), a copy stays under 200 MiB peak RSS whatever -C,
+ * -R and --request-size say (test/integration/copy-memory.test.ts); the
+ * fastest settings measured here (2 MiB x 8 requests x 4 connections) fit.
+ */
+export const DEFAULT_MEMORY_BUDGET = 64 * MiB;
 
 /**
  * Connections by default: one connection pair per two cores. On 2 cores the
@@ -86,7 +92,7 @@ export const CopyOptions = z
       .default(DEFAULT_MEMORY_BUDGET)
       .describe(
         'most bytes of request buffers, all connections together: fewer requests in flight (then connections) if ' +
-          'connections x requests x requestSize would exceed it (default: 256 MiB)',
+          'connections x requests x requestSize would exceed it (default: 64 MiB)',
       ),
   })
   .superRefine((o, ctx) => {

@@ -13,9 +13,9 @@ describe('fitMemoryBudget', () => {
     expect(fitMemoryBudget({ connections: 8, requests: 1, requestSize: 32 * MiB, memoryBudget: 256 * MiB }).lowered).toBe(false);
   });
 
-  it('-C 8 -R 1024 --request-size 32M: one request per connection, 256 MiB', () => {
+  it('-C 8 -R 1024 --request-size 32M with the default budget: one request on each of 2 connections, 64 MiB', () => {
     const o = CopyOptions.parse({ connections: 8, requests: 1024, requestSize: 32 * MiB });
-    expect(fitMemoryBudget(o)).toEqual({ connections: 8, requests: 1, bytes: 256 * MiB, lowered: true });
+    expect(fitMemoryBudget(o)).toEqual({ connections: 2, requests: 1, bytes: 64 * MiB, lowered: true });
   });
 
   it('lowers requests to the most that fit, never below 1', () => {
@@ -58,8 +58,8 @@ describe('fitMemoryBudget', () => {
 });
 
 describe('CopyOptions.memoryBudget', () => {
-  it('defaults to 256 MiB and must hold at least one request', () => {
-    expect(CopyOptions.parse({}).memoryBudget).toBe(256 * MiB);
+  it('defaults to 64 MiB and must hold at least one request', () => {
+    expect(CopyOptions.parse({}).memoryBudget).toBe(64 * MiB);
     const r = CopyOptions.safeParse({ requestSize: 32 * MiB, memoryBudget: 16 * MiB });
     expect(r.success).toBe(false);
     expect(r.error!.issues.map((i) => i.path)).toEqual([['memoryBudget']]);
