@@ -111,6 +111,9 @@ describe.skipIf(needs)('-o libvirt', () => {
     expectOneError(await runCli(['-i', 'disk', a, '-o', 'local', '-os', tmp, '-oc', d.uri, '--no-convert']), '-oc: only for -o libvirt, not -o local');
     expect(await domains()).toEqual(before);
     expect(await volumes(p.name)).toEqual(['held-sdb']);
+    const help = await runCli(['-o', 'libvirt', '-oo', '?']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toBe('Output options that can be used with -o libvirt:\n  -oo compressed      Compress the output file (used only with -of qcow2)\n');
   });
 
   test('no libvirtd, no permission (a read-only socket): one line, exit 1, no volume and no domain left', async ({ tmp }) => {
