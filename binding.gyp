@@ -6,7 +6,8 @@
         "native/addon.cc",
         "native/errors.cc",
         "native/nbd-handle.cc",
-        "native/copier.cc"
+        "native/copier.cc",
+        "native/size-tuner.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

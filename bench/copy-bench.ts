@@ -137,7 +137,9 @@ async function main(): Promise<void> {
       }
     }
     if (values['tune-engine']) {
+      // Fixed sizes (maxRequestSize = requestSize): what the tuner chooses among.
       const variants: [number, number, number][] = [
+        [1, 32, 128 * 1024],
         [1, 32, 256 * 1024],
         [1, 16, 1024 * 1024],
         [1, 8, 2 * 1024 * 1024],
@@ -145,10 +147,10 @@ async function main(): Promise<void> {
       ];
       for (const [connections, requests, requestSize] of variants) {
         tools.push({
-          name: `v2v copy (engine -C ${connections} -R ${requests} --request-size ${requestSize / 1024}K)`,
+          name: `v2v copy (engine -C ${connections} -R ${requests} --request-size ${requestSize / 1024}K, fixed)`,
           run: async (src, dst) => {
             const t0 = process.hrtime.bigint();
-            await copy({ source: src, target: dst, pool, options: { connections, requests, requestSize } });
+            await copy({ source: src, target: dst, pool, options: { connections, requests, requestSize, maxRequestSize: requestSize } });
             return { seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
           },
         });

@@ -6,6 +6,7 @@
 // - a request buffer is owned by libnbd from nbd_aio_pread/pwrite until its
 //   completion; buffers are freed only after nbd_close of every handle.
 #include "copier.h"
+#include "size-tuner.h"
 
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -262,6 +263,8 @@ struct Req {
   uint64_t data = 0, zeroed = 0, skipped = 0;
   Clock::time_point retryAt;
   CopyThread *t = nullptr;
+  uint32_t cap = 0;     // bytes buf holds (grown to the request size on use)
+  uint32_t issued = 0;  // the tuner's size when this request was issued
 };
 
 struct CopyThread {
@@ -275,13 +278,19 @@ struct CopyThread {
   uint64_t extPos = 0;
   bool exhausted = false;
   int throttleMs = 0;  // > 0: the rate limit holds back reads this long
+  SizeTuner tuner;
+  uint64_t bufBytes = 0;  // sum of the buffers' caps
 
-  CopyThread(Copier *c_, Conn *s, Conn *d) : c(c_), src(s), dst(d) {}
+  CopyThread(Copier *c_, Conn *s, Conn *d)
+      : c(c_), src(s), dst(d),
+        tuner(c_->cfg.requestSize, c_->cfg.rateLimit ? 0 : c_->cfg.maxRequestSize, c_->cfg.rangeSize, c_->cfg.queueBytes,
+              c_->cfg.requests) {}
   ~CopyThread() {
     for (auto &r : reqs) free(r.buf);
   }
 
   void Run();
+  bool GrowBuffer(Req *r);
   bool FetchRange();
   bool NextItem(uint64_t *off, uint64_t *len, bool *zero);
   void IssueNew();
@@ -453,7 +462,7 @@ bool CopyThread::NextItem(uint64_t *off, uint64_t *len, bool *zero) {
       if (extIdx < ext.size()) extPos = ext[extIdx].off;
       continue;
     }
-    uint64_t max = (e.zero && c->dstCanZero) ? remaining : c->cfg.requestSize;
+    uint64_t max = (e.zero && c->dstCanZero) ? remaining : tuner.Size();
     *off = extPos;
     *len = std::min(remaining, max);
     *zero = e.zero;
@@ -484,14 +493,16 @@ void CopyThread::IssueNew() {
     retryQ.swap(later);
   }
   throttleMs = 0;
-  while (!freeList.empty() && !c->Cancelled()) {
+  while (!freeList.empty() && !c->Cancelled() && busy < tuner.MaxInFlight()) {
     if (c->cfg.rateLimit && (throttleMs = c->RateWaitMs()) > 0) break;
+    Req *r = freeList.back();
+    if (r->cap < tuner.Size() && !GrowBuffer(r)) break;
     uint64_t off, len;
     bool zero;
     if (!NextItem(&off, &len, &zero)) break;
-    Req *r = freeList.back();
     freeList.pop_back();
     busy++;
+    r->issued = tuner.Size();
     r->off = off;
     r->len = (uint32_t)len;  // zero extents are at most one range
     r->zeroOnly = zero;
@@ -504,6 +515,32 @@ void CopyThread::IssueNew() {
       StartRead(r);
     }
   }
+}
+
+// A buffer grows to the tuner's size when first used at it. Within the
+// thread's buffer budget: idle buffers are freed first, least recently used
+// (the front of the free list) first; r, at its back, is the last to go.
+bool CopyThread::GrowBuffer(Req *r) {
+  const uint32_t need = tuner.Size();
+  bufBytes -= r->cap;
+  free(r->buf);
+  r->buf = nullptr;
+  r->cap = 0;
+  for (size_t i = 0; c->cfg.bufferBudget && bufBytes + need > c->cfg.bufferBudget && i + 1 < freeList.size(); i++) {
+    Req *idle = freeList[i];
+    bufBytes -= idle->cap;
+    free(idle->buf);
+    idle->buf = nullptr;
+    idle->cap = 0;
+  }
+  if (posix_memalign(reinterpret_cast<void **>(&r->buf), 4096, need) != 0) {
+    r->buf = nullptr;
+    c->Fail(NbdFailure::FromErrno("posix_memalign", ENOMEM));
+    return false;
+  }
+  r->cap = need;
+  bufBytes += need;
+  return true;
 }
 
 void CopyThread::StartRead(Req *r) {
@@ -632,6 +669,7 @@ void CopyThread::StartZeroWrite(Req *r) {
 }
 
 void CopyThread::Complete(Req *r) {
+  if (!r->zeroOnly) tuner.Count(r->issued, r->len);
   c->bytesData += r->data;
   c->bytesZeroed += r->zeroed;
   c->bytesSkipped += r->skipped;
@@ -707,13 +745,10 @@ void CopyThread::PollOnce() {
 }
 
 void CopyThread::Run() {
+  // Buffers are allocated as they are first used (IssueNew), at the size then.
   reqs.resize(c->cfg.requests);
   for (auto &r : reqs) {
     r.t = this;
-    if (posix_memalign(reinterpret_cast<void **>(&r.buf), 4096, c->cfg.requestSize) != 0) {
-      c->Fail(NbdFailure::FromErrno("posix_memalign", ENOMEM));
-      return;
-    }
     freeList.push_back(&r);
   }
   while (!c->Cancelled()) {
@@ -728,6 +763,8 @@ void CopyThread::Run() {
     if (busy == 0 && throttleMs == 0) break;
     PollOnce();
   }
+  std::lock_guard<std::mutex> lk(c->tunedMu);
+  c->settledSizes.push_back(tuner.Size());
 }
 
 // ---------------------------------------------------------- the rate limit
@@ -810,6 +847,12 @@ Copier::Copier(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Copier>(info),
   if (!GetU32(o.Get("requests"), "requests", &u)) return;
   cfg.requests = std::max(1u, u);
   if (!GetU32(o.Get("requestSize"), "requestSize", &cfg.requestSize)) return;
+  Napi::Value maxReq = o.Get("maxRequestSize");
+  if (!maxReq.IsUndefined() && !GetU32(maxReq, "maxRequestSize", &cfg.maxRequestSize)) return;
+  Napi::Value queue = o.Get("queueBytes");
+  if (!queue.IsUndefined() && !GetU64(queue, "queueBytes", &cfg.queueBytes)) return;
+  Napi::Value bufBudget = o.Get("bufferBudget");
+  if (!bufBudget.IsUndefined() && !GetU64(bufBudget, "bufferBudget", &cfg.bufferBudget)) return;
   if (!GetU64(o.Get("rangeSize"), "rangeSize", &u64)) return;
   cfg.rangeSize = u64;
   if (!GetU32(o.Get("sparse"), "sparse", &cfg.sparse)) return;
@@ -854,7 +897,7 @@ Copier::Copier(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Copier>(info),
   }
   if (cfg.requestSize < 512 || cfg.requestSize > (32u << 20) || cfg.rangeSize < cfg.requestSize ||
       cfg.rangeSize % cfg.requestSize != 0 || cfg.rangeSize > (2ull << 30) ||
-      (cfg.sparse && cfg.requestSize % cfg.sparse != 0)) {
+      (cfg.sparse && cfg.requestSize % cfg.sparse != 0) || cfg.maxRequestSize > (32u << 20)) {
     Napi::RangeError::New(env, "Copier: inconsistent sizes").ThrowAsJavaScriptException();
     return;
   }
@@ -1028,7 +1071,7 @@ bool Copier::OpenAll() {
   if (!AlignToTarget() || !PlanWork()) return false;
   // Zeroes to write where the target cannot zero (calloc'd pages cost
   // nothing until read).
-  zeroBuf = static_cast<uint8_t *>(calloc(1, cfg.requestSize));
+  zeroBuf = static_cast<uint8_t *>(calloc(1, std::max(cfg.requestSize, cfg.maxRequestSize)));
   if (!zeroBuf) {
     Fail(NbdFailure::FromErrno("calloc", ENOMEM));
     return false;
@@ -1226,6 +1269,9 @@ void Copier::Run() {
       r.Set("targetWasZero", Napi::Boolean::New(env, dstZero));
       r.Set("sourceExtents", Napi::Boolean::New(env, srcExtents));
       r.Set("sparse", Napi::Number::New(env, cfg.sparse));
+      Napi::Array sizes = Napi::Array::New(env, settledSizes.size());
+      for (size_t i = 0; i < settledSizes.size(); i++) sizes.Set((uint32_t)i, Napi::Number::New(env, settledSizes[i]));
+      r.Set("requestSizes", sizes);
       r.Set("seconds", Napi::Number::New(env, secs));
       deferred_->Resolve(r);
     }

@@ -49,6 +49,15 @@ struct CopyConfig {
   unsigned connections = 1;
   unsigned requests = 16;
   uint32_t requestSize = 256 * 1024;
+  // Adaptive request size (size-tuner.h): each copy thread tries sizes from
+  // requestSize up to maxRequestSize (0: requestSize only), with at most
+  // queueBytes in flight per connection (0: `requests` x the size).
+  uint32_t maxRequestSize = 0;
+  uint64_t queueBytes = 0;
+  // Most bytes of request buffers one copy thread holds (0: no bound beyond
+  // requests x the size): idle buffers are freed, least recently used
+  // first, before one grows past it.
+  uint64_t bufferBudget = 0;
   uint64_t rangeSize = 128ull << 20;  // must be a multiple of requestSize
   uint32_t sparse = 4096;             // zero-detection granularity, 0 = off
   bool targetIsZero = false;
@@ -105,6 +114,9 @@ class Copier : public Napi::ObjectWrap<Copier> {
   uint32_t dstAlign = 1;
   int cancelFd = -1;
   uint8_t *zeroBuf = nullptr;
+  // The request size each copy thread settled on (or ended with).
+  std::vector<uint32_t> settledSizes;
+  std::mutex tunedMu;
 
   void Fail(NbdFailure f);
   bool Cancelled() const { return stop.load(std::memory_order_relaxed); }

@@ -26,7 +26,12 @@ export function copyCommand(ctx: CliContext): Command {
       ),
     )
     .addOption(new Option('-R, --requests <n>', 'requests in flight per connection (default: 32)').argParser(int('--requests')))
-    .addOption(new Option('--request-size <bytes>', 'largest request (default: 128K)').argParser(size('--request-size')))
+    .addOption(new Option('--request-size <bytes>', 'request size: where requests start (default: 128K), fixed when given alone').argParser(size('--request-size')))
+    .addOption(
+      new Option('--max-request-size <bytes>', 'requests double while the rate rises, up to this (default: 2M; 0 = fixed)').argParser(
+        size('--max-request-size'),
+      ),
+    )
     .addOption(new Option('--queue-size <bytes>', 'bytes in flight per connection; sets --requests').argParser(size('--queue-size')))
     .addOption(
       new Option('--memory-budget <bytes>', 'most memory for request buffers; lowers --requests to fit (default: 64M)').argParser(
@@ -69,6 +74,13 @@ export function copyCommand(ctx: CliContext): Command {
             ...(o.connections !== undefined ? { connections: o.connections as number } : {}),
             ...(requests !== undefined ? { requests } : {}),
             ...(o.requestSize !== undefined ? { requestSize } : {}),
+            // nbdcopy's --request-size is the size: fixed, unless a ceiling is given too.
+            ...(o.maxRequestSize !== undefined
+              ? { maxRequestSize: o.maxRequestSize as number }
+              : o.requestSize !== undefined
+                ? { maxRequestSize: 0 }
+                : {}),
+            ...(o.queueSize !== undefined ? { queueSize: o.queueSize as number } : {}),
             ...(o.sparse !== undefined ? { sparse: o.sparse as number } : {}),
             ...(o.retries !== undefined ? { retries: o.retries as number } : {}),
             ...(o.socketBuffer !== undefined ? { socketBuffer: o.socketBuffer as number } : {}),

@@ -47,3 +47,34 @@ export function describeLowering(asked: BufferOptions, plan: BufferPlan): string
     `would exceed the memory budget of ${mib(asked.memoryBudget)} (buffers now ${mib(plan.bytes)})`
   );
 }
+
+/** How far requests may grow while copying (native/size-tuner.h), within the budget. */
+export interface TunerPlan {
+  /** 0: requests stay at requestSize. */
+  maxRequestSize: number;
+  /** Most bytes in flight per connection (0: requests x requestSize, as without tuning). */
+  queueBytes: number;
+  /** Most bytes of buffers per connection (0: no bound but requests x requestSize). */
+  bufferBudget: number;
+}
+
+/**
+ * Each connection gets memoryBudget / connections of buffers and at most
+ * half of it (or queueSize) in flight, so a buffer can always grow by
+ * freeing idle ones; the largest size is the biggest doubling of
+ * requestSize that fits that and maxRequestSize. No tuning under a rate
+ * limit (the rate is the limit's) or when maxRequestSize <= requestSize.
+ */
+export function tunerPlan(
+  o: BufferOptions & Pick<CopyOptions, 'maxRequestSize' | 'queueSize' | 'rateLimit'>,
+  plan: Pick<BufferPlan, 'connections'>,
+): TunerPlan {
+  const off: TunerPlan = { maxRequestSize: 0, queueBytes: 0, bufferBudget: 0 };
+  if (o.maxRequestSize <= o.requestSize || o.rateLimit > 0) return off;
+  const perConnection = Math.floor(o.memoryBudget / plan.connections);
+  const queueBytes = Math.min(o.queueSize, Math.floor(perConnection / 2));
+  let max = o.requestSize;
+  while (max * 2 <= Math.min(o.maxRequestSize, queueBytes)) max *= 2;
+  if (max === o.requestSize) return off;
+  return { maxRequestSize: max, queueBytes, bufferBudget: perConnection };
+}

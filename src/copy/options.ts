@@ -14,6 +14,15 @@ const MiB = 1024 * 1024;
  */
 export const DEFAULT_REQUEST_SIZE = 128 * 1024;
 /**
+ * Requests start at requestSize and double while the rate of data copied
+ * rises, up to this (native/size-tuner.h): 2 MiB x 8 was the fastest
+ * setting measured on a slow-memory machine, 128 KiB on a fast one
+ * (docs/ARCHITECTURE.md, "Copy throughput"), so the copier finds out.
+ */
+export const DEFAULT_MAX_REQUEST_SIZE = 2 * MiB;
+/** Bytes in flight per connection while the request size grows (2 MiB x 8). */
+export const DEFAULT_QUEUE_SIZE = 16 * MiB;
+/**
  * Request buffers of all connections together, whatever the flags
  * (memory-budget.ts). 64 MiB: with Node, the addon and libnbd (about 90 MiB
  * of RSS for `v2v copy`), a copy stays under 200 MiB peak RSS whatever -C,
@@ -52,6 +61,21 @@ export const CopyOptions = z
       .refine(powerOfTwo, 'must be a power of two')
       .default(DEFAULT_REQUEST_SIZE)
       .describe('largest read or write request in bytes (default: 128 KiB)'),
+    maxRequestSize: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_REQUEST_SIZE)
+      .refine((n) => n === 0 || powerOfTwo(n), 'must be 0 or a power of two')
+      .default(DEFAULT_MAX_REQUEST_SIZE)
+      .describe('requests grow from requestSize up to this while copying, as long as the rate rises; 0 or requestSize = fixed (default: 2 MiB)'),
+    queueSize: z
+      .number()
+      .int()
+      .min(MIN_REQUEST_SIZE)
+      .max(1024 * MiB)
+      .default(DEFAULT_QUEUE_SIZE)
+      .describe('most bytes in flight per connection while requests grow (default: 16 MiB)'),
     rangeSize: z
       .number()
       .int()

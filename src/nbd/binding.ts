@@ -57,6 +57,12 @@ export interface NativeCopyConfig {
   connections: number;
   requests: number;
   requestSize: number;
+  /** The request size may grow to this while copying (size-tuner.h); 0 or absent = requestSize only. */
+  maxRequestSize?: number;
+  /** Most bytes in flight per connection while it does; 0 or absent = requests x size. */
+  queueBytes?: number;
+  /** Most bytes of buffers per connection; 0 or absent = requests x size. */
+  bufferBudget?: number;
   rangeSize: number;
   sparse: number;
   retries: number;
@@ -86,6 +92,8 @@ export interface NativeCopyResult {
   targetWasZero: boolean;
   sourceExtents: boolean;
   sparse: number;
+  /** The request size each connection settled on. */
+  requestSizes: number[];
   seconds: number;
 }
 

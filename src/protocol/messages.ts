@@ -50,6 +50,8 @@ export const CopyStats = z.strictObject({
   targetWasZero: z.boolean(),
   sourceExtents: z.boolean(),
   sparse: z.number().int(),
+  /** The request size each connection settled on (native/size-tuner.h). */
+  requestSizes: z.array(z.number().int()),
   seconds: z.number(),
 });
 export type CopyStats = z.infer<typeof CopyStats>;

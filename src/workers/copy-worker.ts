@@ -6,7 +6,7 @@ import { threadId } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { addon } from '../nbd/binding.js';
 import { actorLogger, closeLogger, createLogger } from '../log/logger.js';
-import { describeLowering, fitMemoryBudget } from '../copy/memory-budget.js';
+import { describeLowering, fitMemoryBudget, tunerPlan } from '../copy/memory-budget.js';
 import { rangesTotal } from '../copy/byte-ranges.js';
 import {
   CopyStart,
@@ -32,7 +32,7 @@ export default async function copyTask(raw: unknown): Promise<CopyDone | CopyFai
     // The buffers stay within the memory budget whatever the options say.
     const plan = fitMemoryBudget(task.options);
     if (plan.lowered) log.info({ memoryBudget: task.options.memoryBudget, plan }, describeLowering(task.options, plan));
-    const o = { ...task.options, connections: plan.connections, requests: plan.requests };
+    const o = { ...task.options, connections: plan.connections, requests: plan.requests, ...tunerPlan(task.options, plan) };
     const ranges = task.ranges ? { ranges: task.ranges } : {};
     const copier = new addon.Copier({ source: task.source, target: task.target, ...o, ...ranges });
     const rangesLog = task.ranges ? { ranges: task.ranges.length, rangesBytes: rangesTotal(task.ranges) } : {};

@@ -2,6 +2,8 @@
 // NBD disk served slowly by nbdkit's delay filter (1 GiB in 128 KiB reads of
 // 100 ms each: far longer than any test waits), named in a libvirt XML. Used
 // by the signal, cancel and stale-dir tests, and the example service's.
+// The blocksize filter above it serves a larger request as 128 KiB reads one
+// after another, so the copy stays as slow when its requests grow.
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
@@ -9,7 +11,7 @@ import type { Server } from '../../src/process/server.js';
 import type { Fixtures } from './fixtures.js';
 import { processesUsing } from './fixtures.js';
 
-export const SLOW = ['--filter=delay', 'pattern', '1G', 'delay-read=100ms'];
+export const SLOW = ['--filter=blocksize', '--filter=delay', 'pattern', '1G', 'delay-read=100ms', 'maxdata=128K'];
 
 export interface SlowJob {
   /** An empty dir for TMPDIR (the job's work dir goes there). */
