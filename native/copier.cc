@@ -8,6 +8,8 @@
 #include "copier.h"
 #include "size-tuner.h"
 
+#include <cmath>
+
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
@@ -765,6 +767,9 @@ void CopyThread::Run() {
   }
   std::lock_guard<std::mutex> lk(c->tunedMu);
   c->settledSizes.push_back(tuner.Size());
+  std::vector<std::pair<uint32_t, double>> trials;
+  for (auto &t : tuner.Trials()) trials.emplace_back(t.size, t.rate);
+  c->tunerTrials.push_back(std::move(trials));
 }
 
 // ---------------------------------------------------------- the rate limit
@@ -1272,6 +1277,18 @@ void Copier::Run() {
       Napi::Array sizes = Napi::Array::New(env, settledSizes.size());
       for (size_t i = 0; i < settledSizes.size(); i++) sizes.Set((uint32_t)i, Napi::Number::New(env, settledSizes[i]));
       r.Set("requestSizes", sizes);
+      Napi::Array trials = Napi::Array::New(env, tunerTrials.size());
+      for (size_t i = 0; i < tunerTrials.size(); i++) {
+        Napi::Array t = Napi::Array::New(env, tunerTrials[i].size());
+        for (size_t j = 0; j < tunerTrials[i].size(); j++) {
+          Napi::Array pair = Napi::Array::New(env, 2);
+          pair.Set(0u, Napi::Number::New(env, tunerTrials[i][j].first));
+          pair.Set(1u, Napi::Number::New(env, std::round(tunerTrials[i][j].second)));
+          t.Set((uint32_t)j, pair);
+        }
+        trials.Set((uint32_t)i, t);
+      }
+      r.Set("requestSizeTrials", trials);
       r.Set("seconds", Napi::Number::New(env, secs));
       deferred_->Resolve(r);
     }

@@ -116,6 +116,8 @@ class Copier : public Napi::ObjectWrap<Copier> {
   uint8_t *zeroBuf = nullptr;
   // The request size each copy thread settled on (or ended with).
   std::vector<uint32_t> settledSizes;
+  // What each thread's tuner measured: {size, bytes per second} per epoch.
+  std::vector<std::vector<std::pair<uint32_t, double>>> tunerTrials;
   std::mutex tunedMu;
 
   void Fail(NbdFailure f);

@@ -7,6 +7,10 @@ SizeTuner::SizeTuner(uint32_t start, uint32_t max, uint64_t rangeSize, uint64_t 
     : queueBytes_(queueBytes), maxRequests_(std::max(1u, maxRequests)) {
   sizes_.push_back(start);
   for (uint64_t s = (uint64_t)start * 2; s <= max && rangeSize % s == 0; s *= 2) sizes_.push_back((uint32_t)s);
+  for (size_t i = 0; i < sizes_.size(); i++) plan_.push_back(i);
+  for (size_t i = sizes_.size(); i-- > 0;) plan_.push_back(i);
+  sum_.assign(sizes_.size(), 0);
+  n_.assign(sizes_.size(), 0);
   settled_ = sizes_.size() == 1;
   Begin();
 }
@@ -19,26 +23,31 @@ unsigned SizeTuner::MaxInFlight() const {
 
 void SizeTuner::Begin() {
   epochBytes_ = 0;
+  warmup_ = 2 * MaxInFlight();
   epochStart_ = Clock::now();
 }
 
 void SizeTuner::Count(uint32_t size, uint64_t bytes) {
   if (settled_ || size != Size()) return;
+  if (warmup_ > 0) {
+    if (--warmup_ == 0) epochStart_ = Clock::now();
+    return;
+  }
   epochBytes_ += bytes;
   if (epochBytes_ < kEpochBytes) return;
   double secs = std::chrono::duration<double>(Clock::now() - epochStart_).count();
   if (secs < kEpochMin) return;
   double rate = (double)epochBytes_ / secs;
   trials_.push_back({Size(), rate});
-  if (cur_ == 0 || rate > bestRate_ * kGain) {
-    best_ = cur_;
-    bestRate_ = rate;
-    if (cur_ + 1 < sizes_.size()) {
-      cur_++;
-      Begin();
-      return;
-    }
+  size_t i = plan_[step_];
+  sum_[i] += rate;
+  n_[i]++;
+  if (++step_ < plan_.size()) {
+    Begin();
+    return;
   }
-  cur_ = best_;
+  for (size_t k = 1; k < sizes_.size(); k++) {
+    if (sum_[k] / n_[k] > sum_[best_] / n_[best_]) best_ = k;
+  }
   settled_ = true;
 }

@@ -94,6 +94,8 @@ export interface NativeCopyResult {
   sparse: number;
   /** The request size each connection settled on. */
   requestSizes: number[];
+  /** Per connection, [request size, bytes per second] per epoch the tuner measured. */
+  requestSizeTrials: [number, number][][];
   seconds: number;
 }
 

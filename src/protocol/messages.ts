@@ -52,6 +52,8 @@ export const CopyStats = z.strictObject({
   sparse: z.number().int(),
   /** The request size each connection settled on (native/size-tuner.h). */
   requestSizes: z.array(z.number().int()),
+  /** Per connection, what the tuner measured: [request size, bytes per second] per epoch. */
+  requestSizeTrials: z.array(z.array(z.tuple([z.number().int(), z.number()]))),
   seconds: z.number(),
 });
 export type CopyStats = z.infer<typeof CopyStats>;

@@ -44,16 +44,10 @@ async function run(args: string[], o: { connection?: string | undefined; signal?
   }
 }
 
-/** Does libvirt know domain NAME (by name, UUID or ID)? */
+/** Does libvirt have a domain of this exact name (virsh's lookups would also take it as an ID or UUID)? */
 async function domainExists(name: string, o: LibvirtTargetOptions): Promise<boolean> {
-  try {
-    await virsh(['domuuid', '--', name], { connection: o.connection, signal: o.signal, label: '-o libvirt', fail });
-    return true;
-  } catch (err) {
-    if (err instanceof VirshFailure && err.errors[0] === `failed to get domain '${name}'`) return false;
-    if (err instanceof VirshFailure) throw fail(`-o libvirt: cannot look up domain ‘${name}’: ${err.message}`, err);
-    throw err;
-  }
+  const names = await run(['list', '--all', '--name'], o, 'cannot list the domains');
+  return names.split('\n').includes(name);
 }
 
 const remote = (uri: string): string =>
@@ -79,8 +73,10 @@ export async function libvirtPreflight(o: LibvirtTargetOptions, isOurDisk: (file
   if (await domainExists(o.name, o)) {
     throw fail(`-o libvirt: a libvirt domain called ‘${o.name}’ already exists on the target: use -on to choose another name, or remove it (virsh undefine)`);
   }
-  const pool = o.storage ?? DEFAULT_POOL;
-  const xml = await run(['pool-dumpxml', '--', pool], o, `output pool ‘${pool}’`);
+  const asked = o.storage ?? DEFAULT_POOL;
+  const xml = await run(['pool-dumpxml', '--', asked], o, `output pool ‘${asked}’`);
+  // -os may be the pool's UUID; the domain XML names it by name (as virt-v2v).
+  const pool = unescape(attr(xml, /<name>([^<]*)<\/name>/) ?? asked);
   if (attr(xml, /<pool\s[^>]*type=['"]([^'"]*)['"]/) !== 'dir') {
     throw fail(`-o libvirt: output pool ‘${pool}’ is not a directory (type='dir')`);
   }
@@ -101,6 +97,8 @@ export async function libvirtPreflight(o: LibvirtTargetOptions, isOurDisk: (file
   }
   return { ...(o.connection !== undefined ? { connection: o.connection } : {}), uri, pool, poolPath };
 }
+
+let volumeFiles = 0;
 
 export interface VolumeSpec {
   name: string;
@@ -124,7 +122,7 @@ export async function createVolume(t: LibvirtTarget, v: VolumeSpec, workdir: str
     '</volume>',
     '',
   ].join('\n');
-  const file = path.join(workdir, `volume-${v.name.length}-${process.hrtime.bigint()}.xml`);
+  const file = path.join(workdir, `volume-${++volumeFiles}.xml`);
   await writeFile(file, xml, { mode: 0o600, flag: 'wx' });
   const o = { connection: t.connection, signal };
   // qcow2: libvirt preallocates (falloc) only when told to.
