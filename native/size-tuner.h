@@ -1,9 +1,10 @@
 // SizeTuner: the request size one copy thread uses, chosen while it copies
 // (issue 12: not a constant tuned on one machine). It sweeps the sizes from
-// the configured one up by doublings to the largest and back down, one
-// epoch each (at least kEpochBytes of data read at that size and kEpochMin
-// of time), so each size is measured twice and a drift in the machine's
-// speed hits every size alike; the first requests at a new size (twice the
+// the configured one up by steps of 4 to the largest, one epoch each (at
+// least kEpochBytes of data read at that size and kEpochMin of time), then
+// back down over the sizes within kKeep of the best rate seen, so each
+// contender is measured twice and a drift in the machine's speed hits them
+// alike, and no time goes to sizes plainly slower; the first requests at a new size (twice the
 // requests in flight: buffers grown and first touched, here and in the
 // servers) are not counted. Then it settles on the size with the best
 // mean rate of data copied. The sweep copies data as it measures: a copy
@@ -22,8 +23,10 @@ class SizeTuner {
   using Clock = std::chrono::steady_clock;
   static constexpr uint64_t kEpochBytes = 32ull << 20;
   static constexpr double kEpochMin = 0.25;  // seconds
+  static constexpr double kKeep = 0.9;       // of the best rate on the way up
+  static constexpr unsigned kStep = 4;       // sizes: start, x4, x16, ... (fewer epochs than doublings)
 
-  // Sizes start, 2 x start, ... up to max (each dividing rangeSize and a
+  // Sizes start, 4 x start, ... up to max, and max (each dividing rangeSize and a
   // multiple of align); a single size when max <= start (no tuning).
   SizeTuner(uint32_t start, uint32_t max, uint64_t rangeSize, uint64_t queueBytes, unsigned maxRequests);
 
@@ -44,7 +47,7 @@ class SizeTuner {
  private:
   void Begin();
   std::vector<uint32_t> sizes_;
-  std::vector<size_t> plan_;  // indices into sizes_: up, then down
+  std::vector<size_t> plan_;  // indices into sizes_: up, then down over the contenders
   std::vector<double> sum_;   // rates measured per size
   std::vector<unsigned> n_;
   uint64_t queueBytes_;
