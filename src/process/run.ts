@@ -43,7 +43,10 @@ export function runProgram(
     const partial = { stdout: '', stderr: '' };
     let ownError: string | undefined;
     const emit = (stream: 'stdout' | 'stderr', line: string) => {
-      if (line.startsWith(`${name}: error:`)) ownError = line;
+      // Its helpers (nbdkit with -v) write to the same pipe: their debug text
+      // can run into the start of the program's own line.
+      const at = line.indexOf(`${name}: error:`);
+      if (at >= 0) ownError = line.slice(at);
       if (line.trim()) opts.log.debug({ [stream]: hide(line) }, name);
       opts.onLine?.(line, stream);
     };
@@ -93,7 +96,8 @@ export function runProgram(
       // The program's own error line says more than its last line ("If
       // reporting bugs, ..."); "NAME: error: ..." first, wherever it was:
       // with -v its output also holds its helpers' debug lines that mention errors.
-      const last = hide(ownError ?? all.findLast((l) => /\berror\b/i.test(l)) ?? all.at(-1) ?? '');
+      const told = all.filter((l) => !/: debug: /.test(l));
+      const last = hide(ownError ?? told.findLast((l) => /\berror\b/i.test(l)) ?? told.at(-1) ?? all.at(-1) ?? '');
       reject(
         new ProcessError(`${opts.what}: ${name} failed (${signal ?? `exit ${code}`})${last ? `: ${last}` : ''}`, {
           command: argv.join(' '),
