@@ -6,7 +6,8 @@
 // say that only the changes were read. A sync killed mid-round and run
 // again ends equal too. The whole flow with the cutover's conversion is in
 // test/e2e/warm-sample.test.ts.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
 import { run } from '../helpers/fixtures.js';
@@ -32,6 +33,18 @@ async function ok(args: string[]): Promise<void> {
   const r = await runCli(args);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
+}
+
+/**
+ * A migration given up before its cutover: `v2v cleanup` on the work dir the
+ * state file names (kept between rounds) removes it and the partial target.
+ */
+async function abandon(state: string, out: string): Promise<void> {
+  const { dir } = JSON.parse(await readFile(state, 'utf8')) as { dir: string };
+  expect(await readdir(out)).toEqual(['.g-sda.v2v-partial']);
+  await ok(['cleanup', dir]);
+  expect(existsSync(dir)).toBe(false);
+  expect(await readdir(out)).toEqual([]);
 }
 
 describe.skipIf(needs)('v2v warm: begin and sync rounds', () => {
@@ -71,6 +84,7 @@ describe.skipIf(needs)('v2v warm: begin and sync rounds', () => {
     // Nothing changed since b3 was added: nothing read.
     await ok(['warm', 'sync', '--state', state, '--bitmap', 'b3']);
     expect((await rounds(state))[4]).toMatchObject({ bytesChanged: 0, bytesRead: 0 });
+    await abandon(state, out);
   });
 
   test('raw source on an NBD server with --changed JSON lists; a bad list is refused before anything; a killed sync run again ends equal', async ({ tmp, nbdkit }) => {
@@ -131,6 +145,7 @@ describe.skipIf(needs)('v2v warm: begin and sync rounds', () => {
     expect(r).toHaveLength(2);
     expect(r.at(-1)).toMatchObject({ kind: 'sync', bytesChanged: changedBytes });
     expect(r.at(-1)!.bytesRead).toBeLessThanOrEqual(changedBytes);
+    await abandon(state, out);
   });
 
   test('begin refuses an existing state file, -o null and -i ova, in one line, and leaves nothing', async ({ tmp }) => {

@@ -1,9 +1,9 @@
 // Batch plans: the schema, the limits' defaults, JSON and YAML files, and
 // every refusal as one ConfigError line naming the guest.
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { loadPlan } from '../../../src/batch/load.js';
 import { BatchPlan, GuestEntry, Limits, defaultConversions, defaultCopies, parsePlan } from '../../../src/batch/plan.js';
 import { thrownBy } from '../../helpers/tools.js';
@@ -92,8 +92,18 @@ describe('batch plan', () => {
 });
 
 describe('loadPlan', () => {
+  const dirs: string[] = [];
+  const planDir = async () => {
+    const d = await mkdtemp(path.join(os.tmpdir(), 'v2v-plan-'));
+    dirs.push(d);
+    return d;
+  };
+  afterEach(async () => {
+    await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+  });
+
   it('reads JSON and YAML; relative paths are the plan\'s', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'v2v-plan-'));
+    const dir = await planDir();
     const json = path.join(dir, 'plan.json');
     await writeFile(json, JSON.stringify({ guests: [{ id: 'a', args: ['-i', 'disk', 'a.img', '-o', 'local', '-os', 'out'] }], limits: { copies: 2 } }));
     const yaml = path.join(dir, 'plan.yaml');
@@ -110,7 +120,7 @@ describe('loadPlan', () => {
   });
 
   it('one line for a missing file, bad syntax and a bad guest, naming the file', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'v2v-plan-'));
+    const dir = await planDir();
     const bad = path.join(dir, 'bad.json');
     await writeFile(bad, '{"guests": [');
     const badYaml = path.join(dir, 'bad.yaml');
@@ -139,7 +149,7 @@ describe('loadPlan', () => {
     const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
     const section = readme.slice(readme.indexOf('## `v2v batch`'), readme.indexOf('## `v2v copy`'));
     const block = (lang: string) => new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(section)![1]!;
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'v2v-plan-'));
+    const dir = await planDir();
     await writeFile(path.join(dir, 'p.json'), block('json'));
     await writeFile(path.join(dir, 'p.yaml'), block('yaml'));
     const [j, y] = [await loadPlan(path.join(dir, 'p.json')), await loadPlan(path.join(dir, 'p.yaml'))];
