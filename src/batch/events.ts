@@ -2,7 +2,7 @@
 // the guest's id added ({ guest: "g1", type: "copy.progress", ... }), and
 // the batch's own events: guests starting, finishing or failing, and slots
 // waited for and granted (the scheduler's global view as it changes).
-import { z } from 'zod';
+import * as z from 'zod';
 import { JobEvent } from '../protocol/events.js';
 import { GuestId } from './plan.js';
 

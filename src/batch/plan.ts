@@ -4,7 +4,7 @@
 // optionsFromArgs exactly as `v2v` takes it) or the job's options object.
 // Every refusal is one ConfigError line naming the guest and what is wrong.
 import os from 'node:os';
-import { z } from 'zod';
+import * as z from 'zod';
 import { optionsFromArgs } from '../engine/from-args.js';
 import { JobOptions, parseJobOptions } from '../engine/options.js';
 import { ConfigError } from '../errors.js';

@@ -11,7 +11,7 @@
 // conversion slot of the batch (as a conversion does); a round's copies are
 // small and do not queue for copy slots. Its events are the batch's
 // warm.round and warm.progress, with the guest's id.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { JobOptions } from '../engine/options.js';
 import type { JobSlots } from '../supervisor/pipeline.js';
 import type { WarmApi, WarmEvents } from '../warm/warm.js';

@@ -3,7 +3,7 @@
 // disk). Pure: the schema, normalising a list, and its total. Where ranges
 // come from (a JSON extent list, a dirty bitmap, an overlay's top layer) is
 // src/copy/ranges.ts; the copier checks them against the source's size.
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../errors.js';
 import { formatZodError } from '../util/zod.js';
 

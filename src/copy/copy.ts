@@ -6,7 +6,8 @@ import { rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Piscina } from 'piscina';
 import { ConfigError } from '../errors.js';
-import { LogConfig, actorLogger, closeLogger, createLogger } from '../log/logger.js';
+import { LogConfig, actorLogger } from '../log/config.js';
+import { closeOpened, openLogger } from '../log/open.js';
 import type { CopyStats } from '../protocol/messages.js';
 import { createPool } from '../workers/pool.js';
 import { runCopyJob } from './copy-job.js';
@@ -57,7 +58,7 @@ export async function copy(req: CopyRequest): Promise<CopyStats> {
   const logConfig = LogConfig.parse(req.log ?? {});
   const jobId = req.jobId ?? `copy-${process.pid}-${++jobCounter}`;
   const disk = req.disk ?? 'disk';
-  const log = actorLogger(createLogger(logConfig), { actor: 'coordinator', step: 'copy', disk, jobId });
+  const log = actorLogger(await openLogger(logConfig), { actor: 'coordinator', step: 'copy', disk, jobId });
   const pool = req.pool ?? createPool('copy-worker', { maxThreads: 1 });
   // A second Ctrl-C exits at once: the half-written file still goes.
   const forget = created && target.kind === 'file' ? atLastResort(() => rmSync(target.path, { force: true })) : undefined;
@@ -84,7 +85,7 @@ export async function copy(req: CopyRequest): Promise<CopyStats> {
     try {
       if (!req.pool) await pool.destroy();
     } finally {
-      closeLogger(log);
+      closeOpened(log);
     }
   }
 }

@@ -2,7 +2,7 @@
 // key, strict keys. Parsed once on the coordinator and again at the worker
 // boundary.
 import os from 'node:os';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const MIN_REQUEST_SIZE = 4096; // nbdcopy's MIN_REQUEST_SIZE
 export const MAX_REQUEST_SIZE = 32 * 1024 * 1024; // the NBD protocol's limit, as nbdcopy

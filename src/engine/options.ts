@@ -4,11 +4,11 @@
 // build this object and get the same checks and the same one-line errors.
 // What needs the file system (does -os exist, is -ip readable) is checked
 // by the pipeline's pre-flight, before anything starts.
-import { z } from 'zod';
+import * as z from 'zod';
 import { CopyOptions } from '../copy/options.js';
 import { ConvertOptions } from '../steps/convert/options.js';
 import { ConfigError } from '../errors.js';
-import { LogLevel } from '../log/logger.js';
+import { LogLevel } from '../log/config.js';
 import { nameLengthProblem } from '../steps/output/names.js';
 import { compressedProblem } from '../steps/output/compressed.js';
 import { diskPatternProblem } from '../steps/output/disk-names.js';

@@ -11,25 +11,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { z } from 'zod';
+import type { LogConfig } from './config.js';
 import { InputError } from '../errors.js';
 
-export const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
-
-export const LogConfig = z.strictObject({
-  level: LogLevel.default('silent'),
-  /** Append to this file; else write to fd (default 2, stderr). */
-  file: z.string().optional(),
-  fd: z.number().int().min(0).optional(),
-});
-export type LogConfig = z.output<typeof LogConfig>;
-
-export interface ActorBindings {
-  actor: string;
-  step: string;
-  disk?: string;
-  jobId?: string;
-}
+export { LogLevel, LogConfig, actorLogger, type ActorBindings } from './config.js';
 
 type SonicBoom = ReturnType<typeof pino.destination>;
 
@@ -180,9 +165,4 @@ export function closeLogger(logger: Logger): void {
   if (!handle || handle.closed) return;
   handle.closed = true;
   release(handle.entry);
-}
-
-/** A child logger for one actor: every line names the step and disk. */
-export function actorLogger(root: Logger, b: ActorBindings): Logger {
-  return root.child({ actor: b.actor, step: b.step, disk: b.disk ?? null, ...(b.jobId ? { jobId: b.jobId } : {}) });
 }

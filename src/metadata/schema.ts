@@ -2,7 +2,7 @@
 // (docs/ARCHITECTURE.md) that other tools read, so they are versioned JSON
 // with a zod schema each. Version 1. Sizes in bytes. A reader must refuse a
 // version it does not know.
-import { z } from 'zod';
+import * as z from 'zod';
 import { SoundModel, sourceInfoFields } from './source-info.js';
 
 export const METADATA_VERSION = 1;

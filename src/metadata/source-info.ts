@@ -4,7 +4,7 @@
 // optional in metadata.in (older files have none); absent means the source
 // did not say. `--print-source` prints them as virt-v2v 2.2 does
 // (src/cli/print-source.ts); conversion and output may use them.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const CpuTopologyIn = z
   .strictObject({

@@ -13,7 +13,7 @@
 import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { writeJson } from '../workdir/workdir.js';
 import { processArgs, processName, processStat, running, sameProcess } from './proc-stat.js';
 

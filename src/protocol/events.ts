@@ -2,7 +2,7 @@
 // per-disk copy progress, warnings and the error. The CLI turns them into
 // virt-v2v's `[  12.3] Step text` lines and bars, or with --machine-readable
 // into one JSON object a line, so that no tool has to scrape a terminal.
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { StepName } from '../steps/step.js';
 

@@ -2,11 +2,11 @@
 // discriminated union per direction. Parsed only at the boundary: the worker
 // parses what it is given, the coordinator parses what comes back.
 import { MessagePort } from 'node:worker_threads';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CopyOptions } from '../copy/options.js';
 import { Endpoint } from '../copy/endpoint.js';
 import { ByteRanges } from '../copy/byte-ranges.js';
-import { LogConfig } from '../log/logger.js';
+import { LogConfig } from '../log/config.js';
 import { WireError, toWireError } from './wire-error.js';
 
 export const JobId = z.string().min(1).max(200);

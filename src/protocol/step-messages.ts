@@ -7,8 +7,8 @@
 // carries the rest; the task's result is its last word (done or failed,
 // never a throw across the thread). Every message names its job and actor.
 import { MessagePort } from 'node:worker_threads';
-import { z } from 'zod';
-import { LogConfig } from '../log/logger.js';
+import * as z from 'zod';
+import { LogConfig } from '../log/config.js';
 import { DiskIn, MetadataIn, MetadataOut, SourceBus } from '../metadata/schema.js';
 import { ConvertOptions } from '../steps/convert/options.js';
 import { OUTPUT_TYPES } from '../steps/output/names.js';

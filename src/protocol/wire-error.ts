@@ -1,7 +1,7 @@
 // Errors crossing a thread boundary: postMessage keeps only message and stack
 // of an Error and drops its class and fields, so errors travel as this
 // explicit plain object and are rebuilt on the other side.
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   AbortError,
   ConfigError,

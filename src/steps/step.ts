@@ -5,7 +5,7 @@
 // the step subcommands and the library's step API (src/engine/step-api.ts)
 // all drive these same objects, so no step's logic exists twice.
 import type { Logger } from 'pino';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { WorkDir } from '../workdir/workdir.js';
 
 export const StepName = z.enum(['input', 'convert', 'output-setup', 'copy', 'output-finalize', 'cleanup']);

@@ -1,5 +1,5 @@
 // One-line messages from zod errors: "requests: expected a number >= 1, got 0".
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 export function formatZodError(err: z.ZodError): string {
   return err.issues

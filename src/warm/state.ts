@@ -12,7 +12,7 @@
 // writes a byte.
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError, StateError } from '../errors.js';
 import { JobOptions } from '../engine/options.js';
 import { formatZodError } from '../util/zod.js';

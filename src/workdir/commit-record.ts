@@ -8,7 +8,7 @@
 // bytes are written again.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { StateError } from '../errors.js';
 import { COMMIT_RECORD, writeJson, type WorkDir } from './workdir.js';
 

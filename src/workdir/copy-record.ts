@@ -7,7 +7,7 @@
 // whose process is gone is a copy that died half-way.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { StateError } from '../errors.js';
 import { processStat, sameProcess } from '../process/proc-stat.js';
 import { readOutputStateSync } from '../steps/output/state-file.js';

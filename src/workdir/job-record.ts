@@ -26,7 +26,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { processStat, sameProcess } from '../process/proc-stat.js';
 import { recordedServer } from '../process/server-record.js';
 import { readOutputStateSync, type OutputStateFile } from '../steps/output/state-file.js';

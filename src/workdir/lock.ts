@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { StateError } from '../errors.js';
 import { processStat, sameProcess } from '../process/proc-stat.js';
 import { ownerAlive, readJobRecord } from './job-record.js';

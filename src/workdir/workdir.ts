@@ -6,7 +6,7 @@ import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { lstat, mkdir, readFile, readdir, rm, writeFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { InputError } from '../errors.js';
 import { formatZodError } from '../util/zod.js';
 import { MetadataIn, MetadataOut } from '../metadata/schema.js';

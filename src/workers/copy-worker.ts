@@ -5,7 +5,8 @@ import { sayReady } from './ready.js';
 import { threadId } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { addon } from '../nbd/binding.js';
-import { actorLogger, closeLogger, createLogger } from '../log/logger.js';
+import { actorLogger } from '../log/config.js';
+import { closeOpened, openLogger } from '../log/open.js';
 import { describeLowering, fitMemoryBudget, tunerPlan } from '../copy/memory-budget.js';
 import { rangesTotal } from '../copy/byte-ranges.js';
 import {
@@ -25,7 +26,7 @@ export default async function copyTask(raw: unknown): Promise<CopyDone | CopyFai
     const task = CopyStart.parse(raw);
     jobId = task.jobId;
     const port = task.port;
-    root = createLogger(task.log);
+    root = await openLogger(task.log);
     log = actorLogger(root, { actor: 'copy', step: 'copy', disk: task.disk, jobId }).child({
       thread: threadId,
     });
@@ -70,7 +71,7 @@ export default async function copyTask(raw: unknown): Promise<CopyDone | CopyFai
     log?.error({ err }, 'copy failed');
     return copyFailed(jobId, err);
   } finally {
-    if (root) closeLogger(root);
+    if (root) closeOpened(root);
   }
 }
 

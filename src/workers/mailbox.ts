@@ -3,7 +3,7 @@
 // at once, so that the step running can stop before the actor reads it.
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { AbortError } from '../errors.js';
 
 export interface Mailbox<M> {

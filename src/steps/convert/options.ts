@@ -4,7 +4,7 @@
 // private work dir) for as long as it runs.
 import { open, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../../errors.js';
 import { redactKeySelector } from '../../util/redact.js';
 

@@ -8,7 +8,7 @@ import type { Piscina } from 'piscina';
 import { runCopyJob } from '../../copy/copy-job.js';
 import type { CopyOptions } from '../../copy/options.js';
 import { AbortError, StateError, StepError, isAbortError } from '../../errors.js';
-import type { LogConfig } from '../../log/logger.js';
+import type { LogConfig } from '../../log/config.js';
 import type { MetadataIn } from '../../metadata/schema.js';
 import { nbdUnixUri } from '../../process/server.js';
 import type { CopyStats } from '../../protocol/messages.js';

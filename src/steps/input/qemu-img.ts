@@ -3,7 +3,7 @@
 // the same command). Used by the input steps before they serve a disk.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AbortError, ProcessError } from '../../errors.js';
 
 export interface ImageInfo {

@@ -5,7 +5,7 @@
 // removable drives, the NICs, the guest capabilities and the inspection.
 // OutputJson is the schema (zod): the writer parses what it writes, and
 // other tools may parse it with the same schema. Paths are absolute.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { MetadataOut } from '../../metadata/schema.js';
 import { targetDevices } from './bus-assignment.js';
 import type { OutputDiskRef } from './libvirt-xml.js';

@@ -7,7 +7,7 @@
 // (/etc/shadow as a "partial disk", a socket elsewhere) is refused whole.
 import { lstatSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { InputError } from '../../errors.js';
 import { nbdUnixUri } from '../../process/server.js';
 import { diskBaseName, diskPatternProblem } from './disk-names.js';
