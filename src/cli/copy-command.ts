@@ -28,7 +28,7 @@ export function copyCommand(ctx: CliContext): Command {
     .addOption(new Option('-R, --requests <n>', 'requests in flight per connection (default: 32)').argParser(int('--requests')))
     .addOption(new Option('--request-size <bytes>', 'request size: where requests start (default: 128K), fixed when given alone').argParser(size('--request-size')))
     .addOption(
-      new Option('--max-request-size <bytes>', 'requests double while the rate rises, up to this (default: 2M; 0 = fixed)').argParser(
+      new Option('--max-request-size <bytes>', 'request sizes tried while copying (x4 from --request-size), up to this (default: 2M; 0 = fixed)').argParser(
         size('--max-request-size'),
       ),
     )

@@ -14,8 +14,8 @@ const MiB = 1024 * 1024;
  */
 export const DEFAULT_REQUEST_SIZE = 128 * 1024;
 /**
- * Requests start at requestSize and double while the rate of data copied
- * rises, up to this (native/size-tuner.h): 2 MiB x 8 was the fastest
+ * Requests start at requestSize; the copier tries sizes 4 times larger, up
+ * to this, then settles on the one that copied fastest (native/size-tuner.h): 2 MiB x 8 was the fastest
  * setting measured on a slow-memory machine, 128 KiB on a fast one
  * (docs/ARCHITECTURE.md, "Copy throughput"), so the copier finds out.
  */
