@@ -767,9 +767,7 @@ void CopyThread::Run() {
   }
   std::lock_guard<std::mutex> lk(c->tunedMu);
   c->settledSizes.push_back(tuner.Size());
-  std::vector<std::pair<uint32_t, double>> trials;
-  for (auto &t : tuner.Trials()) trials.emplace_back(t.size, t.rate);
-  c->tunerTrials.push_back(std::move(trials));
+  c->tunerTrials.push_back(tuner.Trials());
 }
 
 // ---------------------------------------------------------- the rate limit
@@ -1282,8 +1280,8 @@ void Copier::Run() {
         Napi::Array t = Napi::Array::New(env, tunerTrials[i].size());
         for (size_t j = 0; j < tunerTrials[i].size(); j++) {
           Napi::Array pair = Napi::Array::New(env, 2);
-          pair.Set(0u, Napi::Number::New(env, tunerTrials[i][j].first));
-          pair.Set(1u, Napi::Number::New(env, std::round(tunerTrials[i][j].second)));
+          pair.Set(0u, Napi::Number::New(env, tunerTrials[i][j].size));
+          pair.Set(1u, Napi::Number::New(env, std::round(tunerTrials[i][j].rate)));
           t.Set((uint32_t)j, pair);
         }
         trials.Set((uint32_t)i, t);

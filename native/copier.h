@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "size-tuner.h"
 
 struct EndpointSpec {
   enum Kind { NBD_URI, NBD_SYSTEMD, NBD_COMMAND, FILE, NULLDEV } kind = NULLDEV;
@@ -116,8 +117,8 @@ class Copier : public Napi::ObjectWrap<Copier> {
   uint8_t *zeroBuf = nullptr;
   // The request size each copy thread settled on (or ended with).
   std::vector<uint32_t> settledSizes;
-  // What each thread's tuner measured: {size, bytes per second} per epoch.
-  std::vector<std::vector<std::pair<uint32_t, double>>> tunerTrials;
+  // What each thread's tuner measured, epoch by epoch.
+  std::vector<std::vector<SizeTuner::Trial>> tunerTrials;
   std::mutex tunedMu;
 
   void Fail(NbdFailure f);

@@ -1,7 +1,7 @@
 // What every subcommand gets from main(): log config, the job's AbortSignal
 // (Ctrl-C), and where to print.
 import type { Piscina } from 'piscina';
-import type { LogConfig } from '../log/logger.js';
+import type { LogConfig } from '../log/config.js';
 
 export interface CliContext {
   log: LogConfig;

@@ -20,7 +20,7 @@ import { constants as osConstants } from 'node:os';
 import type { Piscina } from 'piscina';
 import { ConfigError, describeError, isAbortError } from '../errors.js';
 import type { Engine } from '../engine/engine.js';
-import type { LogConfig } from '../log/logger.js';
+import type { LogConfig } from '../log/config.js';
 import type { CliContext } from './context.js';
 import { runLastResort } from '../util/last-resort.js';
 import { argvProblem } from '../util/text.js';

@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, InputError } from '../errors.js';
-import { actorLogger, closeLogger, createLogger } from '../log/logger.js';
+import { actorLogger, silentLogger } from '../log/config.js';
+import { closeLogger, createLogger } from '../log/logger.js';
 import type { MetadataIn, MetadataOut } from '../metadata/schema.js';
 import { nbdUnixUri } from '../process/server.js';
 import { cleanupStep } from '../steps/cleanup/step.js';
@@ -134,7 +135,7 @@ export function stepApi(track: Track): StepApi {
     cleanup(dir, o = {}) {
       return track(o.signal, async (signal) => {
         const w = await existingWorkDir(dir);
-        const ctx: StepContext = { workdir: w, log: createLogger({ level: 'silent' }), signal, warn: (m) => o.onWarning?.(m), detach: true };
+        const ctx: StepContext = { workdir: w, log: silentLogger(), signal, warn: (m) => o.onWarning?.(m), detach: true };
         // Not under a running step's feet; the lock file goes with the dir.
         await withWorkDirLock(w, 'v2v cleanup', () => cleanupStep.run(ctx, { ok: false, fromRecords: true }));
       });

@@ -1,6 +1,7 @@
-// What a log is (level, file or fd) and the child logger of one actor:
-// nothing here loads pino, so a thread whose logging is off (`v2v copy`
-// without -v or --log-file, the copy actor it starts) never loads it.
+// What a log is (level, file or fd), the child logger of one actor, and the
+// logger of a log that is off: nothing here loads pino, so a thread whose
+// logging is off (`v2v copy` without -v or --log-file, the copy actor it
+// starts) never loads it.
 import type { Logger } from 'pino';
 import * as z from 'zod';
 
@@ -24,4 +25,25 @@ export interface ActorBindings {
 /** A child logger for one actor: every line names the step and disk. */
 export function actorLogger(root: Logger, b: ActorBindings): Logger {
   return root.child({ actor: b.actor, step: b.step, disk: b.disk ?? null, ...(b.jobId ? { jobId: b.jobId } : {}) });
+}
+
+const nothing = () => {};
+
+/** A logger that writes nothing, shaped as pino's (its children are itself). */
+export function silentLogger(): Logger {
+  const log = {
+    level: 'silent',
+    fatal: nothing,
+    error: nothing,
+    warn: nothing,
+    info: nothing,
+    debug: nothing,
+    trace: nothing,
+    silent: nothing,
+    child: () => log,
+    bindings: () => ({}),
+    isLevelEnabled: () => false,
+    flush: (cb?: (err?: Error) => void) => cb?.(),
+  };
+  return log as unknown as Logger;
 }

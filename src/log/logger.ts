@@ -11,10 +11,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import type { LogConfig } from './config.js';
+import { silentLogger, type LogConfig } from './config.js';
 import { InputError } from '../errors.js';
-
-export { LogLevel, LogConfig, actorLogger, type ActorBindings } from './config.js';
 
 type SonicBoom = ReturnType<typeof pino.destination>;
 
@@ -132,7 +130,7 @@ const pinoOptions = (level: LogConfig['level']) => ({
  * hold nothing.
  */
 export function createLogger(cfg: LogConfig): Logger {
-  if (cfg.level === 'silent') return pino({ level: 'silent' });
+  if (cfg.level === 'silent') return silentLogger();
   if (cfg.file === undefined) return pino(pinoOptions(cfg.level), fdDestination(cfg.fd ?? 2));
   const handle: Handle = { entry: acquireFile(cfg.file), closed: false };
   // Each logger writes through its own handle, so that one closed logger

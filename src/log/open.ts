@@ -5,31 +5,10 @@
 // given back with closeOpened().
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
-import type { LogConfig } from './config.js';
+import { silentLogger, type LogConfig } from './config.js';
 
 type LoggerModule = typeof import('./logger.js');
 let loaded: LoggerModule | undefined;
-
-const nothing = () => {};
-
-/** A logger that writes nothing, shaped as pino's (its children are itself). */
-export function silentLogger(): Logger {
-  const log = {
-    level: 'silent',
-    fatal: nothing,
-    error: nothing,
-    warn: nothing,
-    info: nothing,
-    debug: nothing,
-    trace: nothing,
-    silent: nothing,
-    child: () => log,
-    bindings: () => ({}),
-    isLevelEnabled: () => false,
-    flush: (cb?: (err?: Error) => void) => cb?.(),
-  };
-  return log as unknown as Logger;
-}
 
 async function loadLoggerModule(): Promise<LoggerModule> {
   try {

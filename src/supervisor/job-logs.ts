@@ -6,7 +6,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { dir as tmpDir } from 'tmp-promise';
-import { actorLogger, closeLogger, createLogger, type LogConfig } from '../log/logger.js';
+import { actorLogger, type LogConfig } from '../log/config.js';
+import { closeLogger, createLogger } from '../log/logger.js';
 
 export interface StepLog {
   log: Logger;

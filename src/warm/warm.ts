@@ -18,7 +18,7 @@ import { ConfigError } from '../errors.js';
 import { parseJobOptions, type JobOptions, type JobOptionsInput } from '../engine/options.js';
 import type { StepApi } from '../engine/step-api.js';
 import { copy } from '../copy/copy.js';
-import { createLogger } from '../log/logger.js';
+import { silentLogger } from '../log/config.js';
 import { createPool, destroyPool } from '../workers/pool.js';
 import { stopByPidfile } from '../process/server-record.js';
 import { pidfilesIn } from '../workdir/job-record.js';
@@ -87,7 +87,7 @@ export function warmApi(steps: StepApi, track: <T>(signal: AbortSignal | undefin
     const started = now();
     const t0 = Date.now();
     e.onRound?.({ round: n, kind, phase: 'started' });
-    const log = e.log ?? createLogger({ level: 'silent' });
+    const log = e.log ?? silentLogger();
     // The copy threads start now, while the servers start: a round's fixed cost.
     const pool = createPool('copy-worker', { maxThreads: meta.disks.length, minThreads: meta.disks.length });
     const disks = await copyChanges(w, meta, out, changes, { log, signal, pool, onProgress: (disk, done, total) => e.onProgress?.({ round: n, disk, done, total }) }).finally(() =>
@@ -156,7 +156,7 @@ export function warmApi(steps: StepApi, track: <T>(signal: AbortSignal | undefin
       return track(e.signal, async (signal) => {
         const s = await readWarmState(stateFile);
         const { w, round } = await changesRound(s, 'cutover', changes, e, signal);
-        const log = e.log ?? createLogger({ level: 'silent' });
+        const log = e.log ?? silentLogger();
         // The targets, converted in place (committed only if the conversion succeeds).
         const onConvertDir = (dir: string) => writeWarmState(stateFile, { ...s, convertDir: dir });
         await convertInPlace(w, s, { log, signal, onConvertDir, ...(e.onWarning ? { warn: e.onWarning } : {}) });

@@ -11,7 +11,8 @@ import { sayReady } from './ready.js';
 import { threadId, type MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { StateError } from '../errors.js';
-import { actorLogger, closeLogger, createLogger } from '../log/logger.js';
+import { actorLogger } from '../log/config.js';
+import { closeLogger, createLogger } from '../log/logger.js';
 import {
   ActorStart,
   PERMITTED,

@@ -7,7 +7,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { createLogger } from '../../log/logger.js';
+import { silentLogger } from '../../log/config.js';
 import { stopByPidfile } from '../../process/server-record.js';
 import { commitUnfinished, type WorkDir } from '../../workdir/workdir.js';
 import { removePartialOutputsSync } from '../../workdir/job-record.js';
@@ -27,10 +27,10 @@ export async function cleanupWorkDir(w: WorkDir, log?: Logger): Promise<void> {
   await Promise.all(pidfiles.map((p) => stopByPidfile(p, 2000)));
   // An in-place commit cut short is finished before anything goes (its
   // overlays hold the converted data); if it cannot be, the dir stays.
-  if (commitUnfinished(w.path)) await finishCommit(w, log ?? createLogger({ level: 'silent' }));
+  if (commitUnfinished(w.path)) await finishCommit(w, log ?? silentLogger());
   if (state?.state === 'setup') {
     const { setup, options } = await resumeOutput(w);
-    await outputAbort(options, setup, log ?? createLogger({ level: 'silent' }));
+    await outputAbort(options, setup, log ?? silentLogger());
   }
   await w.remove();
 }

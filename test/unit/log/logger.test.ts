@@ -5,7 +5,8 @@ import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { actorLogger, closeLogger, createLogger } from '../../../src/log/logger.js';
+import { actorLogger } from '../../../src/log/config.js';
+import { closeLogger, createLogger } from '../../../src/log/logger.js';
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
