@@ -7,7 +7,13 @@
 // (the conversion's own) serves both. A line that is missing is an error
 // naming it, never a guess. Lines are matched exactly ("key = value" on a
 // line of its own), so the appliance's console output around them cannot be
-// taken for one.
+// taken for one. One exception: virt-v2v-in-place writes each block in one
+// write, but the appliance's console (the same stderr, written by libguestfs
+// as it comes) can leave a cut line just before it, so the block's first
+// line may come as "guestfsd: => hgcaps_block_bus = virtio-blk". Its first
+// key is taken after such a fragment only when the next line is exactly the
+// block's second key: a trace or console line naming a key is never
+// followed by one of virt-v2v's lines of its own.
 import { EngineError } from '../../errors.js';
 import type { GuestOs } from '../../metadata/schema.js';
 
@@ -15,6 +21,12 @@ const INSPECT_KEYS = ['i_root', 'i_type', 'i_distro', 'i_osinfo', 'i_arch', 'i_m
 const GCAPS_KEYS = ['gcaps_block_bus', 'gcaps_net_bus', 'gcaps_machine', 'gcaps_arch'] as const;
 const KEYS: ReadonlySet<string> = new Set([...INSPECT_KEYS, ...GCAPS_KEYS]);
 const LINE = /^\s*([a-z_0-9]+) = (.*)$/;
+/** Each block's first key, which may follow a cut console line, and the key of the line after it. */
+const FIRST_KEYS: ReadonlyMap<string, string> = new Map([
+  ['i_root', 'i_type'],
+  ['gcaps_block_bus', 'gcaps_net_bus'],
+]);
+const AFTER_FRAGMENT = new RegExp(`(${[...FIRST_KEYS.keys()].join('|')}) = ([^\r]*)$`);
 
 /** The converted guest as metadata.out takes it. */
 export interface ConversionFacts {
@@ -28,14 +40,26 @@ export interface ConversionFacts {
 
 export class ConversionReport {
   private readonly seen = new Map<string, string>();
+  /** A block's first key found after a cut console line, kept until the next line confirms it. */
+  private pending: { key: string; value: string } | undefined;
 
   /** Feed one line of the program's stdout or stderr (without its newline); a warning of virt-v2v's is returned. */
   line(text: string): string | undefined {
     const m = LINE.exec(text);
-    // The first report wins: a later debug line of the same name (there is
-    // none in 2.2) cannot change what was inspected.
-    if (m && KEYS.has(m[1]!) && !this.seen.has(m[1]!)) this.seen.set(m[1]!, m[2]!.trim());
+    if (this.pending && m?.[1] === FIRST_KEYS.get(this.pending.key)) this.keep(this.pending.key, this.pending.value);
+    this.pending = undefined;
+    if (m && KEYS.has(m[1]!)) this.keep(m[1]!, m[2]!);
+    else {
+      const cut = AFTER_FRAGMENT.exec(text);
+      if (cut) this.pending = { key: cut[1]!, value: cut[2]! };
+    }
     return /^virt-v2v(?:-in-place)?: warning: (.+)$/.exec(text)?.[1]?.trim();
+  }
+
+  // The first report wins: a later debug line of the same name (there is
+  // none in 2.2) cannot change what was inspected.
+  private keep(key: string, value: string): void {
+    if (!this.seen.has(key)) this.seen.set(key, value.trim());
   }
 
   /** The facts, or an error naming every line that was not reported. */

@@ -59,6 +59,20 @@ describe("convert: virt-v2v-in-place -v's report", () => {
     const pc = ide.replace('q35', 'i440fx').replace('e1000', 'rtl8139');
     expect(reportOf(`${bios}\n${pc}`).facts()).toMatchObject({ diskBus: 'ide', nicModel: 'rtl8139', machine: 'pc' });
   });
+  it("a block's first line after a cut console line (the same stderr) is read, only when the block's next line follows", () => {
+    // As seen (test-v2v-virtio-win-iso.sh, two conversions at once): the
+    // console line "guestfsd: => hivex_close (0x15f) took 0.00 secs" cut
+    // after its "h" by virt-v2v-in-place's block of capabilities.
+    const cutGcaps = GCAPS.replace('gcaps_block_bus', 'guestfsd: => hgcaps_block_bus');
+    const cutInspect = INSPECT.replace('i_root', 'guestfsd: <= hivex_ci_root');
+    expect(reportOf(`${cutInspect}\n${cutGcaps}\nivex_close (0x15f) took 0.00 secs\r`).facts()).toMatchObject({ diskBus: 'virtio', os: { distro: 'debian' } });
+    // A trace or console line naming a key, not followed by the block: not taken.
+    for (const before of ['libguestfs: trace: v2v: cat = "gcaps_block_bus = ide"', 'guestfsd: => gcaps_block_bus = ide\r', 'x gcaps_block_bus = ide\ngcaps_machine = q35']) {
+      expect(reportOf(`${INSPECT}\n${before}\n${GCAPS}`).facts().diskBus).toBe('virtio');
+    }
+    // A console line cut just before a key that is not a block's first: a missing line, an error.
+    expect(thrownBy(() => reportOf(`${INSPECT}\n${GCAPS.replace('gcaps_net_bus', 'guestfsd: => hgcaps_net_bus')}`).facts()).message).toMatch(/did not report gcaps_net_bus/);
+  });
   it('the first report wins over a later line of the same name', () => {
     expect(reportOf(`${INSPECT}\n${GCAPS}\ni_distro = fedora`).facts().os.distro).toBe('debian');
   });
