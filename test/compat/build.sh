@@ -64,11 +64,28 @@ make_once blank-disk.img sh -c 'guestfish -N blank-disk.img-t=disk exit && mv bl
 if [ "$fedora" = yes ]; then
 make_once fedora.db sh -c 'xzcat fedora-db.sql.xz | sqlite3 fedora.db.t && mv fedora.db.t fedora.db'
 make_once fedora-static-bin gcc -O2 -static -o fedora-static-bin fedora.c
-make_once fedora.img env LAYOUT=partitions ./make-fedora-img.pl
-make_once fedora-md2.img env LAYOUT=partitions-md ./make-fedora-img.pl
-make_once fedora-btrfs.img env LAYOUT=btrfs ./make-fedora-img.pl
-make_once fedora-luks-on-lvm.img env LAYOUT=luks-on-lvm ./make-fedora-img.pl
-make_once fedora-lvm-on-luks.img env LAYOUT=lvm-on-luks ./make-fedora-img.pl
+# The five layouts, COMPAT_JOBS at a time (default: the number of cores; each
+# is one appliance, mostly one busy vCPU). make-fedora-img.pl writes its
+# scratch files (fedora.fstab, fedora.mdadm) in its current dir, so each
+# runs in a dir of its own and its images are moved up when it is done.
+fedora_img() {
+  local layout=$1 dir=.build-$1; shift
+  rm -rf "$dir" && mkdir "$dir" && ln -s ../fedora-static-bin "$dir/"
+  (cd "$dir" && LAYOUT=$layout SRCDIR=.. ../make-fedora-img.pl) >"$dir.log" 2>&1 \
+    || { cat "$dir.log" >&2; return 1; }
+  for img in "$@"; do mv "$dir/$img" "$img"; done
+  rm -rf "$dir" "$dir.log"
+}
+jobs_max=${COMPAT_JOBS:-$(nproc)} pids=()
+for spec in partitions:fedora.img partitions-md:fedora-md1.img,fedora-md2.img btrfs:fedora-btrfs.img \
+            luks-on-lvm:fedora-luks-on-lvm.img lvm-on-luks:fedora-lvm-on-luks.img; do
+  IFS=, read -ra imgs <<<"${spec#*:}"
+  [ -e "${imgs[-1]}" ] && continue
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || exit 1; done
+  make_once "${imgs[-1]}" fedora_img "${spec%%:*}" "${imgs[@]}" &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || exit 1; done
 fi
 
 # tests/Makefile.am: the VMDK some -i ova scripts use (empty if windows.img is).

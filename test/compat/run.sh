@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Run virt-v2v 2.2.0's own test scripts (test/compat/virt-v2v/tests) against
 # our CLI, with a `virt-v2v` first on PATH that runs bin/v2v.js; with
-# --control, also against the real /usr/bin/virt-v2v. One script at a time,
-# each in its own scratch dir laid out as virt-v2v's build tree, under a
-# timeout; exit status 77 is a skip (as in automake). Prints a table.
+# --control, also against the real /usr/bin/virt-v2v. --jobs N scripts at a
+# time (default 1), each in its own scratch dir laid out as virt-v2v's build
+# tree, under a timeout; exit status 77 is a skip (as in automake). Prints a
+# table, in the order of the list whatever order they end in.
 #
-#   test/compat/run.sh [--control | --control-only] [--ci] [--timeout SECS] [--keep] [SCRIPT...]
+#   test/compat/run.sh [--control | --control-only] [--ci] [--jobs N] [--timeout SECS] [--keep] [SCRIPT...]
 #
 # SCRIPT: a name from scripts.sh, with or without "test-v2v-" and ".sh"
 # (default: all; --ci: COMPAT_CI_SCRIPTS). Fedora guests are built only when
@@ -17,15 +18,16 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$COMPAT_SRC/scripts.sh"
 
-modes=(ours) timeout=${COMPAT_TIMEOUT:-600} keep=0 names=() ci=0
+modes=(ours) timeout=${COMPAT_TIMEOUT:-600} keep=0 names=() ci=0 jobs=${COMPAT_JOBS:-1}
 while [ $# -gt 0 ]; do
   case $1 in
     --control) modes=(ours control) ;;
     --control-only) modes=(control) ;;
     --timeout) timeout=$2; shift ;;
+    --jobs) jobs=$2; shift ;;
     --keep) keep=1 ;;
     --ci) ci=1 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     *) names+=("$1") ;;
   esac
@@ -46,7 +48,8 @@ done
 
 COMPAT_FEDORA=no
 for s in "${scripts[@]}"; do case $s in *fedora*) COMPAT_FEDORA=yes ;; esac; done
-COMPAT_FEDORA=$COMPAT_FEDORA "$COMPAT_SRC/build.sh"
+case $jobs in ''|*[!0-9]*|0) echo "run.sh: --jobs wants a number >= 1, not '$jobs'" >&2; exit 2 ;; esac
+COMPAT_FEDORA=$COMPAT_FEDORA COMPAT_JOBS=$jobs "$COMPAT_SRC/build.sh"
 
 # The `virt-v2v` each mode puts first on PATH.
 mkdir -p "$CACHE/bin-ours" "$CACHE/bin-control" "$CACHE/logs"
@@ -78,14 +81,23 @@ run_one() {
   if [ $rc -eq 0 ] || [ $rc -eq 77 ]; then [ $keep -eq 1 ] || rm -rf "$top"; fi
 }
 
+# Each run writes its "STATUS SECONDS" to $results/SCRIPT.MODE, up to $jobs
+# runs at a time; the table is read back from there.
+results=$(mktemp -d "$CACHE/results.XXXXXX")
+trap 'rm -rf "$results"' EXIT
+for s in "${scripts[@]}"; do
+  for m in "${modes[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+    { r=$(run_one "$m" "$s"); echo "$r" >"$results/$s.$m"; echo "compat: $s [$m]: $r"; } &
+  done
+done
+wait
 declare -A result
 failed=0
 for s in "${scripts[@]}"; do
   for m in "${modes[@]}"; do
-    r=$(run_one "$m" "$s")
-    result[$s.$m]=$r
-    echo "compat: $s [$m]: $r"
-    case $r in FAIL*|TIMEOUT*) failed=1 ;; esac
+    result[$s.$m]=$(cat "$results/$s.$m" 2>/dev/null || echo "FAIL 0")
+    case ${result[$s.$m]} in FAIL*|TIMEOUT*) failed=1 ;; esac
   done
 done
 

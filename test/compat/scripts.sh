@@ -44,28 +44,13 @@ COMPAT_SCRIPTS=(
   test-v2v-windows-conversion.sh
 )
 
-# What CI runs (`run.sh --ci`, from test/e2e/compat.test.ts): every script
-# that converts nothing (seconds each), and two conversions for what the
-# quick ones do not reach: Windows with VIRTIO_WIN's drivers (virtio buses),
-# and Windows through -i libvirt's test driver without them (the safe buses,
-# --mac). About 5 minutes under TCG with the data build; the whole list
-# (about an hour) is `npm run compat`. No Fedora guest is built for it.
-COMPAT_CI_SCRIPTS=(
-  test-v2v-bad-networks-and-bridges.sh
-  test-v2v-i-ova-bad-sha1.sh
-  test-v2v-i-ova-bad-sha256.sh
-  test-v2v-i-ova-formats.sh
-  test-v2v-i-ova-good-checksums.sh
-  test-v2v-i-ova-gz.sh
-  test-v2v-i-ova-invalid-manifest1.sh
-  test-v2v-i-ova-invalid-manifest2.sh
-  test-v2v-i-ova-snapshots.sh
-  test-v2v-i-ova-subfolders.sh
-  test-v2v-i-ova-tar.sh
-  test-v2v-i-ova-two-disks.sh
-  test-v2v-i-vmx.sh
-  test-v2v-machine-readable.sh
-  test-v2v-print-source.sh
-  test-v2v-windows-conversion.sh
-  test-v2v-mac.sh
-)
+# What CI runs (`run.sh --ci`, from test/e2e/compat.test.ts, two at a time):
+# every script but the five Fedora conversions, which need their own guests
+# built (about 3 minutes, two at a time) and about 5 more minutes to convert:
+# that does not fit CI's budget next to the rest of the suite yet. The whole
+# list is `npm run compat` (about 19 minutes with --jobs 2).
+COMPAT_CI_SCRIPTS=()
+for compat_s in "${COMPAT_SCRIPTS[@]}"; do
+  case $compat_s in *fedora*) ;; *) COMPAT_CI_SCRIPTS+=("$compat_s") ;; esac
+done
+unset compat_s
