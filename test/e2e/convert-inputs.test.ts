@@ -1,6 +1,7 @@
 // Slow tier, issue 4: each input type through a real conversion end to end,
 // from a fixture made here out of the sample guest. One conversion per
-// input, shared by the tests that check it (test/helpers/conversions.ts);
+// input, shared by the tests that check it, the two made side by side
+// (sideBySideConversions, test/helpers/conversions.ts);
 // between them and the other files' conversions, every output is covered:
 //   -i vmx (a monolithicFlat vmdk) to -o null: every step runs, the disk is
 //     copied to its end, virt-v2v-in-place's output (in convert.log) says it
@@ -20,7 +21,7 @@ import path from 'node:path';
 import { describe, expect } from 'vitest';
 import { test, run, sha256File } from '../helpers/fixtures.js';
 import { runCli, stderrBesidesWarnings } from '../helpers/cli.js';
-import { once, sharedConversion } from '../helpers/conversions.js';
+import { once, sideBySideConversions } from '../helpers/conversions.js';
 import { guestOutputs, noSampleGuest, sampleGuest, tcg } from '../helpers/guests.js';
 
 const GiB = 1024 ** 3;
@@ -31,43 +32,83 @@ async function sha256Stream(file: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** -i vmx (a monolithicFlat vmdk) to -o null, in TMP. */
+async function viaVmx(tmp: string) {
+  const dir = path.join(tmp, 'vm');
+  await mkdir(dir);
+  await run(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=monolithicFlat', sampleGuest, path.join(dir, 'sample.vmdk')]);
+  const vmx = path.join(dir, 'sample.vmx');
+  await writeFile(
+    vmx,
+    [
+      'displayName = "fromvmx"',
+      'guestOS = "debian12-64"',
+      'memsize = "1024"',
+      'numvcpus = "1"',
+      'scsi0.present = "TRUE"',
+      'scsi0.virtualDev = "lsilogic"',
+      'scsi0:0.present = "TRUE"',
+      'scsi0:0.fileName = "sample.vmdk"',
+      'ethernet0.present = "TRUE"',
+      'ethernet0.virtualDev = "vmxnet3"',
+      'ethernet0.networkName = "VM Network"',
+      'ethernet0.generatedAddress = "00:0c:29:aa:bb:cc"',
+      '',
+    ].join('\n'),
+  );
+  const flat = path.join(dir, 'sample-flat.vmdk');
+  const work = path.join(tmp, 'work');
+  const logs = path.join(tmp, 'logs');
+  await mkdir(work);
+  const before = await sha256File(flat);
+  const r = await runCli(['-i', 'vmx', vmx, '-o', 'null', '--machine-readable', '--log-dir', logs], { env: { ...tcg, TMPDIR: work } });
+  const events = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { r, events, flat, before, work, logs };
+}
+
+/** -i ova (a streamOptimized vmdk read in place, a manifest) to -o local, in TMP. */
+async function viaOva(tmp: string) {
+  const dir = path.join(tmp, 'export');
+  await mkdir(dir);
+  const disk = path.join(dir, 'sample-disk1.vmdk');
+  await run(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', sampleGuest, disk]);
+  const ovf = `<?xml version="1.0" encoding="UTF-8"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData">
+  <References><File ovf:href="sample-disk1.vmdk" ovf:id="file1"/></References>
+  <DiskSection><Disk ovf:capacity="${2 * GiB}" ovf:diskId="d1" ovf:fileRef="file1" ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"/></DiskSection>
+  <VirtualSystem ovf:id="fromova"><Name>fromova</Name>
+    <VirtualHardwareSection>
+      <Item><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>1</rasd:VirtualQuantity></Item>
+      <Item><rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType><rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits><rasd:VirtualQuantity>1024</rasd:VirtualQuantity></Item>
+      <Item><rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceType>6</rasd:ResourceType><rasd:Address>0</rasd:Address></Item>
+      <Item><rasd:InstanceID>4</rasd:InstanceID><rasd:ResourceType>17</rasd:ResourceType><rasd:AddressOnParent>0</rasd:AddressOnParent><rasd:HostResource>ovf:/disk/d1</rasd:HostResource><rasd:Parent>3</rasd:Parent></Item>
+      <Item><rasd:InstanceID>5</rasd:InstanceID><rasd:ResourceType>10</rasd:ResourceType><rasd:Connection>VM Network</rasd:Connection><rasd:ResourceSubType>VmxNet3</rasd:ResourceSubType></Item>
+    </VirtualHardwareSection>
+  </VirtualSystem>
+</Envelope>
+`;
+  await writeFile(path.join(dir, 'sample.ovf'), ovf);
+  const sums = [`SHA256(sample.ovf)= ${createHash('sha256').update(ovf).digest('hex')}`, `SHA256(sample-disk1.vmdk)= ${await sha256Stream(disk)}`];
+  await writeFile(path.join(dir, 'sample.mf'), `${sums.join('\n')}\n`);
+  const ova = path.join(tmp, 'sample.ova');
+  await run(['tar', '-C', dir, '-cf', ova, 'sample.ovf', 'sample-disk1.vmdk', 'sample.mf']);
+  const out = path.join(tmp, 'out');
+  const work = path.join(tmp, 'work');
+  await mkdir(out);
+  await mkdir(work);
+  const before = await sha256File(ova);
+  const r = await runCli(['-i', 'ova', ova, '-o', 'local', '-os', out, '-on', 'fromova'], { env: { ...tcg, TMPDIR: work } });
+  return { r, ova, before, out, work };
+}
+
 describe.skipIf(noSampleGuest)('convert the sample guest from each input type', () => {
+  const made = sideBySideConversions({ vmx: viaVmx, ova: viaOva });
+
   describe('-i vmx (monolithicFlat vmdk) to -o null', () => {
-    const conversion = sharedConversion(async (tmp) => {
-      const dir = path.join(tmp, 'vm');
-      await mkdir(dir);
-      await run(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=monolithicFlat', sampleGuest, path.join(dir, 'sample.vmdk')]);
-      const vmx = path.join(dir, 'sample.vmx');
-      await writeFile(
-        vmx,
-        [
-          'displayName = "fromvmx"',
-          'guestOS = "debian12-64"',
-          'memsize = "1024"',
-          'numvcpus = "1"',
-          'scsi0.present = "TRUE"',
-          'scsi0.virtualDev = "lsilogic"',
-          'scsi0:0.present = "TRUE"',
-          'scsi0:0.fileName = "sample.vmdk"',
-          'ethernet0.present = "TRUE"',
-          'ethernet0.virtualDev = "vmxnet3"',
-          'ethernet0.networkName = "VM Network"',
-          'ethernet0.generatedAddress = "00:0c:29:aa:bb:cc"',
-          '',
-        ].join('\n'),
-      );
-      const flat = path.join(dir, 'sample-flat.vmdk');
-      const work = path.join(tmp, 'work');
-      const logs = path.join(tmp, 'logs');
-      await mkdir(work);
-      const before = await sha256File(flat);
-      const r = await runCli(['-i', 'vmx', vmx, '-o', 'null', '--machine-readable', '--log-dir', logs], { env: { ...tcg, TMPDIR: work } });
-      const events = r.stdout
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
-      return { r, events, flat, before, work, logs };
-    });
+    const conversion = made.vmx;
 
     test('the run: exit 0, no error on stderr (warnings only), the flat vmdk unchanged, nothing left in the work dir', async () => {
       const c = conversion();
@@ -108,39 +149,7 @@ describe.skipIf(noSampleGuest)('convert the sample guest from each input type', 
   });
 
   describe('-i ova (streamOptimized vmdk read in place, manifest) to -o local', () => {
-    const conversion = sharedConversion(async (tmp) => {
-      const dir = path.join(tmp, 'export');
-      await mkdir(dir);
-      const disk = path.join(dir, 'sample-disk1.vmdk');
-      await run(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'vmdk', '-o', 'subformat=streamOptimized', sampleGuest, disk]);
-      const ovf = `<?xml version="1.0" encoding="UTF-8"?>
-<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData">
-  <References><File ovf:href="sample-disk1.vmdk" ovf:id="file1"/></References>
-  <DiskSection><Disk ovf:capacity="${2 * GiB}" ovf:diskId="d1" ovf:fileRef="file1" ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"/></DiskSection>
-  <VirtualSystem ovf:id="fromova"><Name>fromova</Name>
-    <VirtualHardwareSection>
-      <Item><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType><rasd:VirtualQuantity>1</rasd:VirtualQuantity></Item>
-      <Item><rasd:InstanceID>2</rasd:InstanceID><rasd:ResourceType>4</rasd:ResourceType><rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits><rasd:VirtualQuantity>1024</rasd:VirtualQuantity></Item>
-      <Item><rasd:InstanceID>3</rasd:InstanceID><rasd:ResourceType>6</rasd:ResourceType><rasd:Address>0</rasd:Address></Item>
-      <Item><rasd:InstanceID>4</rasd:InstanceID><rasd:ResourceType>17</rasd:ResourceType><rasd:AddressOnParent>0</rasd:AddressOnParent><rasd:HostResource>ovf:/disk/d1</rasd:HostResource><rasd:Parent>3</rasd:Parent></Item>
-      <Item><rasd:InstanceID>5</rasd:InstanceID><rasd:ResourceType>10</rasd:ResourceType><rasd:Connection>VM Network</rasd:Connection><rasd:ResourceSubType>VmxNet3</rasd:ResourceSubType></Item>
-    </VirtualHardwareSection>
-  </VirtualSystem>
-</Envelope>
-`;
-      await writeFile(path.join(dir, 'sample.ovf'), ovf);
-      const sums = [`SHA256(sample.ovf)= ${createHash('sha256').update(ovf).digest('hex')}`, `SHA256(sample-disk1.vmdk)= ${await sha256Stream(disk)}`];
-      await writeFile(path.join(dir, 'sample.mf'), `${sums.join('\n')}\n`);
-      const ova = path.join(tmp, 'sample.ova');
-      await run(['tar', '-C', dir, '-cf', ova, 'sample.ovf', 'sample-disk1.vmdk', 'sample.mf']);
-      const out = path.join(tmp, 'out');
-      const work = path.join(tmp, 'work');
-      await mkdir(out);
-      await mkdir(work);
-      const before = await sha256File(ova);
-      const r = await runCli(['-i', 'ova', ova, '-o', 'local', '-os', out, '-on', 'fromova'], { env: { ...tcg, TMPDIR: work } });
-      return { r, ova, before, out, work };
-    });
+    const conversion = made.ova;
     // The converted guest, read with libguestfs (a peer, not our code).
     const fstab = once(async () => (await guestOutputs([path.join(conversion().out, 'fromova-sda')], 'raw', ['cat /etc/fstab']))[0]!);
 

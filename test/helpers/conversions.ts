@@ -6,7 +6,7 @@
 // scripts/demo.sh made exactly that one in this checkout and nothing has
 // changed since, its output is checked instead of converting again.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { dir as tmpDir, type DirectoryResult } from 'tmp-promise';
@@ -34,6 +34,45 @@ export function sharedConversion<T>(make: (dir: string) => Promise<T>, timeoutMs
     if (!made) throw new Error('the shared conversion was not made (see the beforeAll error)');
     return made.value;
   };
+}
+
+type Makers = Record<string, (dir: string) => Promise<unknown>>;
+
+/**
+ * Several conversions of one file made side by side in one beforeAll (on 2
+ * cores two TCG appliances finish sooner together than one after the
+ * other), each MAKE in a dir of its own under one temp dir (removed in
+ * afterAll). Returns a getter per name; a getter whose conversion failed
+ * throws its error, so only the tests that check that one fail.
+ */
+export function sideBySideConversions<M extends Makers>(makers: M, timeoutMs = 900_000): { [K in keyof M]: () => Awaited<ReturnType<M[K]>> } {
+  let dir: DirectoryResult | undefined;
+  const made = new Map<string, PromiseSettledResult<unknown>>();
+  beforeAll(async () => {
+    dir = await tmpDir({ unsafeCleanup: true, prefix: 'v2v-e2e-' });
+    const names = Object.keys(makers);
+    const settled = await Promise.allSettled(
+      names.map(async (name) => {
+        const sub = path.join(dir!.path, name);
+        await mkdir(sub);
+        return makers[name]!(sub);
+      }),
+    );
+    names.forEach((name, i) => made.set(name, settled[i]!));
+  }, timeoutMs);
+  afterAll(async () => {
+    await dir?.cleanup();
+  });
+  const getters: Record<string, () => unknown> = {};
+  for (const name of Object.keys(makers)) {
+    getters[name] = () => {
+      const r = made.get(name);
+      if (!r) throw new Error(`the conversion ${name} was not made (see the beforeAll error)`);
+      if (r.status === 'rejected') throw r.reason;
+      return r.value;
+    };
+  }
+  return getters as { [K in keyof M]: () => Awaited<ReturnType<M[K]>> };
 }
 
 /** FN run once, when first asked for, its promise shared (a read of a converted guest several tests check). */

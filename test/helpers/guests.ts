@@ -58,18 +58,6 @@ export async function makeTwoDiskGuest(sda: string, sdb: string): Promise<{ blob
 }
 
 /**
- * A guest that virt-v2v cannot convert: the sample with its kernels
- * removed from /boot (the conversion fails looking for one to boot).
- */
-export async function makeKernellessGuest(file: string): Promise<void> {
-  await overlayOfSample(file);
-  await run(['guestfish', '--format=qcow2', '-a', file, '-i'], {
-    env: tcg,
-    input: ['glob rm-f /boot/vmlinuz-*', 'glob rm-f /boot/initrd.img-*', 'exit', ''].join('\n'),
-  });
-}
-
-/**
  * Run guestfish COMMANDS on a converted guest's DISKS (read-only, its
  * filesystems mounted by inspection) in one libguestfs appliance: under TCG
  * each appliance start costs half a minute or more. Returns each command's
