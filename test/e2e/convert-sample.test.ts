@@ -86,7 +86,7 @@ describe.skipIf(noSampleGuest)('the sample guest, -i disk to -o local', () => {
 
   // -o libvirt (issue 13): the converted disk copied into a pool of a real
   // libvirtd (a private one) as it is, the guest defined; libvirt starts it
-  // from its volume (TCG where there is no KVM: the domain type libvirt offers).
+  // from its volume (as type qemu, TCG, where the tests force TCG: bootThroughLibvirt).
   test.skipIf(libvirtdMissing() !== undefined)('-o libvirt: defined from its volume, libvirt boots it to a login prompt', { timeout: 600_000 }, async ({ tmp }) => {
     const d = await startLibvirtd();
     try {
