@@ -81,7 +81,7 @@ for spec in partitions:fedora.img partitions-md:fedora-md1.img,fedora-md2.img bt
             luks-on-lvm:fedora-luks-on-lvm.img lvm-on-luks:fedora-lvm-on-luks.img; do
   IFS=, read -ra imgs <<<"${spec#*:}"
   [ -e "${imgs[-1]}" ] && continue
-  while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || exit 1; done
+  wait_slot "$jobs_max" || exit 1
   make_once "${imgs[-1]}" fedora_img "${spec%%:*}" "${imgs[@]}" &
   pids+=($!)
 done

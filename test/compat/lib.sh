@@ -29,3 +29,9 @@ compat_subst() {
       "$in" > "$out.t"
   mv "$out.t" "$out"
 }
+
+# wait_slot MAX: wait while MAX background jobs of this shell run; the status
+# of the one that ended (wait -n), 0 when none had to be waited for.
+wait_slot() {
+  while [ "$(jobs -rp | wc -l)" -ge "$1" ]; do wait -n || return; done
+}

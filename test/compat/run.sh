@@ -87,7 +87,7 @@ results=$(mktemp -d "$CACHE/results.XXXXXX")
 trap 'rm -rf "$results"' EXIT
 for s in "${scripts[@]}"; do
   for m in "${modes[@]}"; do
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+    wait_slot "$jobs" || true
     { r=$(run_one "$m" "$s"); echo "$r" >"$results/$s.$m"; echo "compat: $s [$m]: $r"; } &
   done
 done

@@ -16,24 +16,13 @@ import { sampleGuest } from './guests.js';
 
 /**
  * One conversion shared by the tests of the enclosing describe block: MAKE
- * runs once in beforeAll, in a temp dir of its own (removed in afterAll).
- * Returns a getter for its result. When MAKE throws, vitest fails every
- * test of the block with its error.
+ * runs once in beforeAll, in a temp dir of its own (removed in afterAll);
+ * sideBySideConversions with one conversion. Returns a getter for its
+ * result; when MAKE threw, the getter throws its error, so every test of
+ * the block fails with it.
  */
 export function sharedConversion<T>(make: (dir: string) => Promise<T>, timeoutMs = 900_000): () => T {
-  let dir: DirectoryResult | undefined;
-  let made: { value: T } | undefined;
-  beforeAll(async () => {
-    dir = await tmpDir({ unsafeCleanup: true, prefix: 'v2v-e2e-' });
-    made = { value: await make(dir.path) };
-  }, timeoutMs);
-  afterAll(async () => {
-    await dir?.cleanup();
-  });
-  return () => {
-    if (!made) throw new Error('the shared conversion was not made (see the beforeAll error)');
-    return made.value;
-  };
+  return sideBySideConversions({ conversion: make }, timeoutMs).conversion;
 }
 
 type Makers = Record<string, (dir: string) => Promise<unknown>>;
