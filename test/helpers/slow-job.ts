@@ -23,13 +23,13 @@ export interface SlowJob {
   input: string[];
 }
 
-/** The slow source in TMP (served by the test's nbdkit fixture), with empty work and out dirs. */
-export async function slowJob(tmp: string, nbdkit: Fixtures['nbdkit']): Promise<SlowJob> {
+/** The slow source in TMP (served by the test's nbdkit fixture as NAME), with empty work and out dirs. */
+export async function slowJob(tmp: string, nbdkit: Fixtures['nbdkit'], name = 'slow'): Promise<SlowJob> {
   const work = path.join(tmp, 'work');
   const out = path.join(tmp, 'out');
   await mkdir(work);
   await mkdir(out);
-  const src = await nbdkit(SLOW, { readonly: true, name: 'slow' });
+  const src = await nbdkit(SLOW, { readonly: true, name });
   const xml = path.join(tmp, 'slow.xml');
   await writeFile(
     xml,

@@ -289,7 +289,12 @@ describe.skipIf(needs)('examples/service', () => {
       await nothingLeft();
 
       // SIGTERM while a job copies: it is cancelled, its stream ends, the service exits 0.
-      const id2 = await postJob(s, job);
+      // It reads a source of its own: nbdkit 1.32 can die on the first job's
+      // cancel (`raw_send_socket: Assertion 'sock >= 0'` when a client goes
+      // away with reads in flight), which is the test's server, not the job.
+      await mkdir(path.join(tmp, 'again'));
+      const again = await slowJob(path.join(tmp, 'again'), nbdkit, 'slow-again');
+      const id2 = await postJob(s, { args: [...again.input, '-o', 'local', '-os', out, '--no-convert'] });
       const got2: SseEvent[] = [];
       let stopping = 0;
       let stopped: Promise<unknown> | undefined;
@@ -304,13 +309,14 @@ describe.skipIf(needs)('examples/service', () => {
           );
         }
       }
-      expect(stopped, 'the copy got under way').toBeDefined();
+      expect(stopped, `the copy got under way; events: ${got2.map((e) => e.event).join(' ')}`).toBeDefined();
       const stopError = await stopped;
       if (stopError) throw stopError;
       expect(Date.now() - stopping).toBeLessThan(15_000);
       expectEnded(got2, 'cancelled');
       expect(s.stdout()).toMatch(/SIGTERM/);
       await nothingLeft();
+      expect(othersUsing(again.src.socket, again.src.pid)).toEqual([]);
     });
   });
 });
