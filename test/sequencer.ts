@@ -1,16 +1,25 @@
-// The order vitest hands test files to its two workers (vitest.config.ts):
-// virt-v2v's compat scripts first, so that they run in one worker for the
-// whole run (about 20 minutes of scripts, one at a time) while the other
-// works through the rest: the end-to-end conversions next, the quick
-// integration and unit files last, shared by both workers once compat ends.
-// Within each group, vitest's own order (slowest first, from its cache).
+// The order vitest hands test files to its two workers (vitest.config.ts),
+// longest first: virt-v2v's compat scripts (about 20 minutes, one at a
+// time) in a worker of its own while the other works through the rest;
+// their Fedora group next where it runs (V2V_COMPAT_FEDORA=1: its guests'
+// build and five conversions, about 15 minutes); then the end-to-end
+// conversions, and the quick integration and unit files last, shared by
+// whichever worker is free.
+// Within each rank, vitest's own order (slowest first, from its cache).
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
-const rank = (file: string): number => (file.endsWith('/test/e2e/compat.test.ts') ? 0 : file.includes('/test/e2e/') ? 1 : 2);
+const RANKS = ['/test/e2e/compat.test.ts', '/test/e2e/compat-fedora.test.ts', '/test/e2e/'];
+const rank = (file: string): number => {
+  const i = RANKS.findIndex((r) => (r.endsWith('/') ? file.includes(r) : file.endsWith(r)));
+  return i < 0 ? RANKS.length : i;
+};
 
-export default class CompatFirst extends BaseSequencer {
+export default class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
-    return sorted.map((f, i) => ({ f, i })).sort((a, b) => rank(a.f.moduleId) - rank(b.f.moduleId) || a.i - b.i).map(({ f }) => f);
+    return sorted
+      .map((f, i) => ({ f, i }))
+      .sort((a, b) => rank(a.f.moduleId) - rank(b.f.moduleId) || a.i - b.i)
+      .map(({ f }) => f);
   }
 }

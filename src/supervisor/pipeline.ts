@@ -69,9 +69,12 @@ export async function runJob(o: JobOptions, hooks: JobHooks = {}): Promise<JobRe
     const inputLog = logs.forStep('input');
     // A bad metadata file is the file's fault, said in one line; a disk
     // that cannot be read names input.log, as it does from its actor.
-    const p = await planSource({ input, network: o.network, log: inputLog.log, signal, scratch: o.workParent, allowRemoteBacking: o.allowRemoteBacking }).catch((err: unknown) =>
-      Promise.reject(new StepError({ step: 'input', log: (err as StepError).disk !== undefined ? inputLog.file : undefined }, err)),
-    );
+    const p = await planSource({ input, network: o.network, log: inputLog.log, signal, scratch: o.workParent, allowRemoteBacking: o.allowRemoteBacking }).catch((err: unknown) => {
+      const named = (err as StepError).disk !== undefined;
+      // The log the error names holds it (it was empty: the failure came before any line).
+      if (named) inputLog.log.error({ err }, 'step failed');
+      return Promise.reject(new StepError({ step: 'input', log: named ? inputLog.file : undefined }, err));
+    });
     plan = p;
     for (const message of p.warnings) emit({ type: 'warning', step: 'input', message });
     const output: OutputOptions | undefined = o.printSourceOnly || o.inPlace ? undefined : { ...o.output, name: o.name ?? p.fields.name };

@@ -6,19 +6,20 @@
 # tree, under a timeout; exit status 77 is a skip (as in automake). Prints a
 # table, in the order of the list whatever order they end in.
 #
-#   test/compat/run.sh [--control | --control-only] [--ci] [--jobs N] [--timeout SECS] [--keep] [SCRIPT...]
+#   test/compat/run.sh [--control | --control-only] [--group main|fedora] [--jobs N] [--timeout SECS] [--keep] [SCRIPT...]
 #
 # SCRIPT: a name from scripts.sh, with or without "test-v2v-" and ".sh"
-# (default: all; --ci: COMPAT_CI_SCRIPTS). Fedora guests are built only when
+# (default: all; --group: one of scripts.sh's two groups, as CI runs them,
+# two runs side by side). Fedora guests are built only when
 # a script that needs one runs. Logs: .cache/compat/logs/SCRIPT.{ours,control}.log; the
-# table is also written to .cache/compat/results.txt. Scratch dirs of
+# table is also written to .cache/compat/results.txt (results-GROUP.txt). Scratch dirs of
 # failed scripts are kept (.cache/compat/run/MODE/SCRIPT; --keep: all).
 # Exit status 1 if any script failed.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$COMPAT_SRC/scripts.sh"
 
-modes=(ours) timeout=${COMPAT_TIMEOUT:-600} keep=0 names=() ci=0 jobs=${COMPAT_JOBS:-1}
+modes=(ours) timeout=${COMPAT_TIMEOUT:-600} keep=0 names=() group= jobs=${COMPAT_JOBS:-1}
 while [ $# -gt 0 ]; do
   case $1 in
     --control) modes=(ours control) ;;
@@ -26,8 +27,8 @@ while [ $# -gt 0 ]; do
     --timeout) timeout=$2; shift ;;
     --jobs) jobs=$2; shift ;;
     --keep) keep=1 ;;
-    --ci) ci=1 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --group) group=$2; shift ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     *) names+=("$1") ;;
   esac
@@ -35,8 +36,13 @@ while [ $# -gt 0 ]; do
 done
 
 scripts=()
-if [ $ci -eq 1 ]; then scripts=("${COMPAT_CI_SCRIPTS[@]}")
-elif [ ${#names[@]} -eq 0 ]; then scripts=("${COMPAT_SCRIPTS[@]}"); fi
+case $group in
+  '') ;;
+  main) scripts=("${COMPAT_MAIN_SCRIPTS[@]}") ;;
+  fedora) scripts=("${COMPAT_FEDORA_SCRIPTS[@]}") ;;
+  *) echo "run.sh: --group is main or fedora, not '$group'" >&2; exit 2 ;;
+esac
+if [ -z "$group" ] && [ ${#names[@]} -eq 0 ]; then scripts=("${COMPAT_SCRIPTS[@]}"); fi
 for n in "${names[@]}"; do
   found=
   for s in "${COMPAT_SCRIPTS[@]}"; do
@@ -53,9 +59,13 @@ COMPAT_FEDORA=$COMPAT_FEDORA COMPAT_JOBS=$jobs "$COMPAT_SRC/build.sh"
 
 # The `virt-v2v` each mode puts first on PATH.
 mkdir -p "$CACHE/bin-ours" "$CACHE/bin-control" "$CACHE/logs"
-printf '#!/bin/sh\nexec %s %s "$@"\n' "${NODE:-node}" "$REPO_ROOT/bin/v2v.js" > "$CACHE/bin-ours/virt-v2v"
-chmod +x "$CACHE/bin-ours/virt-v2v"
-ln -sf /usr/bin/virt-v2v "$CACHE/bin-control/virt-v2v"
+# Replaced whole (a rename), never rewritten in place: another run may be
+# executing them.
+printf '#!/bin/sh\nexec %s %s "$@"\n' "${NODE:-node}" "$REPO_ROOT/bin/v2v.js" > "$CACHE/bin-ours/virt-v2v.$$"
+chmod +x "$CACHE/bin-ours/virt-v2v.$$"
+mv -f "$CACHE/bin-ours/virt-v2v.$$" "$CACHE/bin-ours/virt-v2v"
+ln -sfn /usr/bin/virt-v2v "$CACHE/bin-control/virt-v2v.$$"
+mv -fT "$CACHE/bin-control/virt-v2v.$$" "$CACHE/bin-control/virt-v2v"
 
 # run_one MODE SCRIPT: prints "STATUS SECONDS".
 run_one() {
@@ -113,5 +123,5 @@ done
     for s in "${scripts[@]}"; do n=$((n + 1)); case ${result[$s.$m]} in PASS*) p=$((p + 1)) ;; esac; done
     echo "$m: $p/$n pass"
   done
-} | tee "$CACHE/results.txt"
+} | tee "$CACHE/results${group:+-$group}.txt"
 exit $failed

@@ -5,7 +5,7 @@
 // the error texts the scripts grep ("v2v: error: ...", "duplicate
 // -b/--bridge parameter", "expecting a disk image", "-i ova: corrupt OVA").
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { expectOneError, repoRoot, runCli, stderrLines } from '../helpers/cli.js';
@@ -116,9 +116,13 @@ describe('virt-v2v compatibility: options', () => {
 });
 
 describe('virt-v2v compatibility: error texts', () => {
-  it('errors are "v2v: error: ..." (virt-v2v: "virt-v2v: error: ..."), the step kept after it', async () => {
+  test('errors are "v2v: error: ..." (virt-v2v: "virt-v2v: error: ..."), the step kept after it; the log it names holds the error', async ({ tmp }) => {
     expectOneError(await runCli(['--frobnicate']), /^v2v: error: unknown option --frobnicate/);
-    expectOneError(await runCli(['-i', 'disk', '/nonexistent/MISSING.img', '-o', 'null']), /^v2v: error: input: .*MISSING\.img/);
+    const line = expectOneError(await runCli(['-i', 'disk', '/nonexistent/MISSING.img', '-o', 'null'], { env: { TMPDIR: tmp } }), /^v2v: error: input: .*MISSING\.img/);
+    const log = /\(log: (\/\S+\.log)\)$/.exec(line)?.[1];
+    expect(log && path.dirname(path.dirname(log)), line).toBe(tmp);
+    const logged = JSON.parse(await readFile(log!, 'utf8')) as { step: string; msg: string; err: { message: string } };
+    expect(logged).toMatchObject({ step: 'input', msg: 'step failed', err: { message: expect.stringContaining('MISSING.img') } });
     expectOneError(await runCli(['copy']), /^v2v: error: missing required argument/);
   });
 

@@ -125,7 +125,10 @@ describe.skipIf(needs)('-o libvirt', () => {
     // The read-only socket passes the checks (they only read) and fails at the first volume.
     const ro = d.uri.replace('libvirt-sock', 'libvirt-sock-ro');
     const before = await domains();
-    expectOneError(await runCli(['-i', 'disk', a, '-o', 'libvirt', '-oc', ro, '-os', p.name, '-on', 'ro', '--no-convert', '-q']), 'cannot create volume ‘ro-sda’');
+    // A failed job keeps its log dir (its error names it): in TMPDIR, here a dir of the test's.
+    const logsIn = path.join(tmp, 'failed-job');
+    await mkdir(logsIn);
+    expectOneError(await runCli(['-i', 'disk', a, '-o', 'libvirt', '-oc', ro, '-os', p.name, '-on', 'ro', '--no-convert', '-q'], { env: { TMPDIR: logsIn } }), 'cannot create volume ‘ro-sda’');
     expect(await volumes(p.name)).toEqual([]);
     expect(await readdir(p.dir)).toEqual([]);
     expect(await domains()).toEqual(before);
