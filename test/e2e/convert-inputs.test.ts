@@ -74,6 +74,7 @@ async function viaVmx(tmp: string) {
   await mkdir(work);
   const before = await sha256File(flat);
   const r = await runCli(['-i', 'vmx', vmx, '-o', 'null', '--machine-readable', '--log-dir', logs], { env: windowsEnv(w, work) });
+  if (r.code !== 0) throw new Error(`-i vmx: exit ${r.code}: ${r.stderr}`);
   const events = r.stdout
     .trim()
     .split('\n')
