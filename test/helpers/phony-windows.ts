@@ -11,7 +11,8 @@ import { repoRoot } from './cli.js';
 import { run } from './fixtures.js';
 import { has } from './tools.js';
 
-const tree = path.join(repoRoot, '.cache', 'compat', 'tree', 'test-data');
+// Where build.sh builds it (test/compat/lib.sh: $COMPAT_CACHE/tree).
+const tree = path.join(process.env.COMPAT_CACHE ?? path.join(repoRoot, '.cache', 'compat'), 'tree', 'test-data');
 
 export interface PhonyWindows {
   /** The raw image (512 MiB, never written by the tests: they convert copies of it). */
