@@ -17,6 +17,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { metadataOutFor, type MetadataIn, type MetadataOut } from '../../metadata/schema.js';
 import { writeJson, type WorkDir } from '../../workdir/workdir.js';
+import { fastApplianceEnv } from './appliance.js';
 import { conversionXml } from './libvirt-xml.js';
 import { FIRST_PORT, privateNetwork, runWithProxies, type Proxy } from './netns.js';
 import { convertArgs, type ConvertArgs, type ConvertOptions as ConversionOptions } from './options.js';
@@ -53,7 +54,8 @@ async function convertWith(o: ConvertOptions, args: ConvertArgs): Promise<Metada
   const xmlFile = path.join(workdir.path, 'convert.xml');
   const ports = proxies.map((p) => p.port);
   await writeFile(xmlFile, conversionXml(m, ports), { mode: 0o600 });
-  const env = { TMPDIR: workdir.path, LIBGUESTFS_CACHEDIR: process.env.LIBGUESTFS_CACHEDIR ?? '/var/tmp' };
+  const cacheRoot = process.env.LIBGUESTFS_CACHEDIR ?? '/var/tmp';
+  const env = { TMPDIR: workdir.path, LIBGUESTFS_CACHEDIR: cacheRoot, ...(await fastApplianceEnv(cacheRoot, log)) };
   const report = new ConversionReport();
   await runWithProxies(['virt-v2v-in-place', '-v', ...args.root, ...args.keys, '-i', 'libvirtxml', xmlFile], {
     dir: workdir.path,
