@@ -109,7 +109,14 @@ describe.skipIf(noAppliance || process.arch !== 'x64')('the fast appliance (appl
       await mkdir(top, { mode: 0o700 });
       await chmod(top, 0o755);
       expect(await fastAppliance(c.root, log)).toEqual({ why: `${top} is not a private directory of ours` });
-      expect(await fastApplianceEnv(c.root, log)).toEqual({});
+      const was = process.env.V2V_FAST_APPLIANCE;
+      process.env.V2V_FAST_APPLIANCE = '1'; // opt-in: on, and still refused
+      try {
+        expect(await fastApplianceEnv(c.root, log)).toEqual({});
+      } finally {
+        if (was === undefined) delete process.env.V2V_FAST_APPLIANCE;
+        else process.env.V2V_FAST_APPLIANCE = was;
+      }
       expect(await fastAppliance(empty.path, log)).toEqual({ why: expect.stringMatching(/^no libguestfs appliance in .* yet/) });
     } finally {
       await Promise.all([c.cleanup(), empty.cleanup()]);

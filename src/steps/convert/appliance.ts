@@ -16,7 +16,12 @@
 // of the user's, libguestfs' appliance present and not older than the
 // package database (else libguestfs rebuilds it during this launch, and the
 // next job makes the fast one from that). Anything unexpected: the standard
-// appliance, and a log line saying why. V2V_FAST_APPLIANCE=0 turns it off.
+// appliance, and a log line saying why.
+//
+// Opt-in for now (V2V_FAST_APPLIANCE=1): in one full test run (2026-12-03)
+// one conversion (virt-v2v's test-v2v-windows-conversion.sh, which passed
+// in every run before) hung until its 600 s timeout with this appliance,
+// cause not found; the standard appliance stays the default until it is.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { link, lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
@@ -45,7 +50,7 @@ export async function fastApplianceEnv(cacheRoot: string, log: Logger): Promise<
     log.info({ why }, 'libguestfs appliance: the standard one');
     return {};
   };
-  if (process.env.V2V_FAST_APPLIANCE === '0') return skip('V2V_FAST_APPLIANCE=0');
+  if (process.env.V2V_FAST_APPLIANCE !== '1') return skip('V2V_FAST_APPLIANCE is not 1');
   if (process.env.LIBGUESTFS_PATH) return skip('LIBGUESTFS_PATH is set');
   if (process.arch !== 'x64') return skip(`no PVH boot on ${process.arch}`);
   const b = await libguestfsBackend();
