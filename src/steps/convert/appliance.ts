@@ -91,30 +91,25 @@ async function privateDir(dir: string, uid: number): Promise<string | undefined>
 
 /** The fixed appliance's dir, made if need be; or why the standard one is used. */
 export async function fastAppliance(cacheRoot: string, log: Logger): Promise<{ dir: string } | { why: string }> {
-  const why = await fastApplianceDir(cacheRoot, log);
-  return why.startsWith('dir:') ? { dir: why.slice(4) } : { why };
-}
-
-async function fastApplianceDir(cacheRoot: string, log: Logger): Promise<string> {
   const uid = process.getuid!();
   const src = path.join(cacheRoot, `.guestfs-${uid}`, 'appliance.d');
   const ids = await sourceIds(src, uid);
-  if (typeof ids === 'string') return ids;
+  if (typeof ids === 'string') return { why: ids };
   const built = Math.min(...(await Promise.all(FILES.map(async (f) => (await stat(path.join(src, f))).mtimeMs))));
   for (const db of PACKAGE_DBS) {
     const s = await stat(db).catch(() => undefined);
-    if (s && s.mtimeMs > built) return `libguestfs' appliance is older than ${db} (libguestfs rebuilds it now)`;
+    if (s && s.mtimeMs > built) return { why: `libguestfs' appliance is older than ${db} (libguestfs rebuilds it now)` };
   }
   const kernel = await readFile(path.join(src, 'kernel'));
   const key = createHash('sha256').update(kernel).update(JSON.stringify(ids)).digest('hex').slice(0, 16);
   const top = path.join(cacheRoot, `v2v.appliance-${uid}`);
   const notPrivate = await privateDir(top, uid);
-  if (notPrivate) return notPrivate;
+  if (notPrivate) return { why: notPrivate };
   const dir = path.join(top, key);
   if (await complete(dir, ids, uid)) {
     const now = new Date();
     await utimes(dir, now, now); // in use: not removed as old (removeOld)
-    return `dir:${dir}`;
+    return { dir };
   }
   const tmp = await mkdtemp(path.join(top, 'build-'));
   try {
@@ -123,7 +118,7 @@ async function fastApplianceDir(cacheRoot: string, log: Logger): Promise<string>
     await unpackKernel(kernel, path.join(tmp, 'kernel'));
     await writeFile(path.join(tmp, 'README.fixed'), `libguestfs' appliance from ${src}, its kernel unpacked by v2v for PVH boot\n`, { mode: 0o644 });
     // Linked while supermin rebuilt? Then the set may be mixed: not used.
-    if (JSON.stringify(await sourceIds(src, uid)) !== JSON.stringify(ids)) return `libguestfs' appliance changed while it was read`;
+    if (JSON.stringify(await sourceIds(src, uid)) !== JSON.stringify(ids)) return { why: `libguestfs' appliance changed while it was read` };
     await rename(tmp, dir).catch(async (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
     });
@@ -132,7 +127,7 @@ async function fastApplianceDir(cacheRoot: string, log: Logger): Promise<string>
     await rm(tmp, { recursive: true, force: true });
   }
   await removeOld(top, key);
-  return (await complete(dir, ids, uid)) ? `dir:${dir}` : `${dir} is incomplete`;
+  return (await complete(dir, ids, uid)) ? { dir } : { why: `${dir} is incomplete` };
 }
 
 /** DIR is a whole fixed appliance of ours, its initrd and root the same files as libguestfs' (IDS). */
