@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'INSPECTION_ERROR',
   'NO_OS',
   'NO_PRIVATE_NETWORK',
+  'APPLIANCE_BOOT_TIMEOUT',
   'ERR_NBD_CLOSED',
   'UNKNOWN_ERROR',
 ] as const;

@@ -9,6 +9,10 @@
 // and what it reports (its inspection and the converted guest's
 // capabilities, report.ts) is all metadata.out needs; its whole output goes
 // to the step's log, the first thing to read when a conversion fails.
+// The appliance's boot is watched (boot-watch.ts): the fast appliance
+// (appliance.ts) not up in time is killed and the conversion run again with
+// the standard one; the standard one not up in time fails the step in one
+// line instead of hanging for ever.
 //
 // KVM or not: libguestfs decides; set LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 // where KVM is missing or hangs (REFERENCE.md: it hangs on our CI machine).
@@ -17,7 +21,9 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { metadataOutFor, type MetadataIn, type MetadataOut } from '../../metadata/schema.js';
 import { writeJson, type WorkDir } from '../../workdir/workdir.js';
+import { EngineError } from '../../errors.js';
 import { fastApplianceEnv } from './appliance.js';
+import { BootWatch, bootTimeoutSeconds } from './boot-watch.js';
 import { conversionXml } from './libvirt-xml.js';
 import { FIRST_PORT, privateNetwork, runWithProxies, type Proxy } from './netns.js';
 import { convertArgs, type ConvertArgs, type ConvertOptions as ConversionOptions } from './options.js';
@@ -52,29 +58,66 @@ async function convertWith(o: ConvertOptions, args: ConvertArgs): Promise<Metada
   // Ports of the conversion's own loopback: any port is free there.
   const proxies: Proxy[] = m.disks.map((d, i) => ({ name: `convert-proxy${d.index}`, socket: workdir.inSocket(d.index), port: FIRST_PORT + i }));
   const xmlFile = path.join(workdir.path, 'convert.xml');
-  const ports = proxies.map((p) => p.port);
-  await writeFile(xmlFile, conversionXml(m, ports), { mode: 0o600 });
+  await writeFile(xmlFile, conversionXml(m, proxies.map((p) => p.port)), { mode: 0o600 });
   const cacheRoot = process.env.LIBGUESTFS_CACHEDIR ?? '/var/tmp';
-  const env = { TMPDIR: workdir.path, LIBGUESTFS_CACHEDIR: cacheRoot, ...(await fastApplianceEnv(cacheRoot, log)) };
-  const report = new ConversionReport();
-  await runWithProxies(['virt-v2v-in-place', '-v', ...args.root, ...args.keys, '-i', 'libvirtxml', xmlFile], {
-    dir: workdir.path,
-    proxies,
-    log,
-    env,
-    what: 'convert',
-    onLine: (line) => {
-      const w = report.line(line);
-      if (w === undefined) return;
-      log.warn({ warning: w }, 'virt-v2v-in-place warning');
-      o.onWarning?.(w);
-    },
-    redact: args.secrets,
-    ...(o.signal ? { signal: o.signal } : {}),
-  });
+  const env = { TMPDIR: workdir.path, LIBGUESTFS_CACHEDIR: cacheRoot };
+  const seconds = bootTimeoutSeconds();
+  const fast = await fastApplianceEnv(cacheRoot, log);
+  const run = (e: Record<string, string>) => runConversion(o, args, { proxies, xmlFile, env: e, seconds });
+  let report: ConversionReport;
+  try {
+    report = await run({ ...env, ...fast });
+  } catch (err) {
+    // Nothing is written before the appliance is up: run again, standard.
+    if (!fast.LIBGUESTFS_PATH || (err as EngineError).code !== 'APPLIANCE_BOOT_TIMEOUT') throw err;
+    log.warn({ seconds }, 'libguestfs appliance: the fast one did not come up; converting again with the standard one');
+    report = await run(env);
+  }
   const facts = report.facts();
   const out = metadataOutFor(m, o.name ?? m.name, { converted: true, ...facts });
   await writeJson(workdir.metadataOut, out);
   log.info({ metadataOut: out }, 'metadata.out written');
   return out;
+}
+
+/** One run of virt-v2v-in-place, its appliance's boot watched (boot-watch.ts); what it reported. */
+async function runConversion(
+  o: ConvertOptions,
+  args: ConvertArgs,
+  r: { proxies: Proxy[]; xmlFile: string; env: Record<string, string>; seconds: number },
+): Promise<ConversionReport> {
+  const { workdir, log } = o;
+  const report = new ConversionReport();
+  const stop = new AbortController();
+  const user = o.signal;
+  const forward = () => stop.abort(user!.reason);
+  user?.addEventListener('abort', forward, { once: true });
+  if (user?.aborted) forward();
+  const watch = new BootWatch(r.seconds, () => stop.abort(new Error('appliance boot timeout')));
+  try {
+    await runWithProxies(['virt-v2v-in-place', '-v', ...args.root, ...args.keys, '-i', 'libvirtxml', r.xmlFile], {
+      dir: workdir.path,
+      proxies: r.proxies,
+      log,
+      env: r.env,
+      what: 'convert',
+      onLine: (line) => {
+        watch.line(line);
+        const w = report.line(line);
+        if (w === undefined) return;
+        log.warn({ warning: w }, 'virt-v2v-in-place warning');
+        o.onWarning?.(w);
+      },
+      redact: args.secrets,
+      signal: stop.signal,
+    });
+    return report;
+  } catch (err) {
+    if (!watch.fired || user?.aborted) throw err;
+    log.error({ seconds: r.seconds, appliance: r.env.LIBGUESTFS_PATH ?? 'standard' }, 'libguestfs appliance did not come up: virt-v2v-in-place killed');
+    throw new EngineError('APPLIANCE_BOOT_TIMEOUT', `convert: the libguestfs appliance did not come up within ${r.seconds} s (its console output is in convert.log)`, { cause: err });
+  } finally {
+    watch.stop();
+    user?.removeEventListener('abort', forward);
+  }
 }
