@@ -5,13 +5,12 @@
 // killed too, and the job fails in one line naming the limit; nothing is
 // left running, no output is left, the source is unchanged. No conversion
 // runs: each attempt ends a second after qemu starts.
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
 import { test, sha256File, processesUsing } from '../helpers/fixtures.js';
 import { runCli, stderrLines, type CliResult } from '../helpers/cli.js';
 import { noSampleGuest, sampleGuest, tcg } from '../helpers/guests.js';
-import { mkdir } from 'node:fs/promises';
 
 /** Failed with one line on stderr naming WHAT (stdout has the job's progress messages up to the convert step). */
 function failedWith(r: CliResult, what: string): void {
@@ -23,7 +22,6 @@ function failedWith(r: CliResult, what: string): void {
 interface LogLine {
   msg: string;
   stderr?: string;
-  appliance?: string;
 }
 
 describe.skipIf(noSampleGuest)('the appliance boot watchdog', () => {

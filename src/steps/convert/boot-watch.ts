@@ -24,32 +24,36 @@ export function bootTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): number
   return Number(v);
 }
 
+/** Aborts its signal when qemu has started and the appliance is not up within SECONDS. */
 export class BootWatch {
   private timer: NodeJS.Timeout | undefined;
-  /** True once the limit passed with the appliance not up. */
-  fired = false;
+  private readonly ac = new AbortController();
 
-  constructor(
-    readonly seconds: number,
-    private readonly onTimeout: () => void,
-  ) {}
+  constructor(readonly seconds: number) {}
+
+  /** Aborted once the limit passed with the appliance not up. */
+  get signal(): AbortSignal {
+    return this.ac.signal;
+  }
+
+  get fired(): boolean {
+    return this.ac.signal.aborted;
+  }
 
   /** Feed every line of virt-v2v-in-place's output. */
   line(text: string): void {
-    if (QEMU_STARTS.test(text.trim())) {
+    const t = text.trim();
+    if (QEMU_STARTS.test(t)) {
       this.stop();
-      this.timer = setTimeout(() => {
-        this.fired = true;
-        this.onTimeout();
-      }, this.seconds * 1000);
+      this.timer = setTimeout(() => this.ac.abort(new Error('appliance boot timeout')), this.seconds * 1000);
       this.timer.unref();
-    } else if (text.trim() === APPLIANCE_UP) {
+    } else if (t === APPLIANCE_UP) {
       this.stop();
     }
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
+    clearTimeout(this.timer);
     this.timer = undefined;
   }
 }

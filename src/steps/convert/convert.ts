@@ -88,12 +88,7 @@ async function runConversion(
 ): Promise<ConversionReport> {
   const { workdir, log } = o;
   const report = new ConversionReport();
-  const stop = new AbortController();
-  const user = o.signal;
-  const forward = () => stop.abort(user!.reason);
-  user?.addEventListener('abort', forward, { once: true });
-  if (user?.aborted) forward();
-  const watch = new BootWatch(r.seconds, () => stop.abort(new Error('appliance boot timeout')));
+  const watch = new BootWatch(r.seconds);
   try {
     await runWithProxies(['virt-v2v-in-place', '-v', ...args.root, ...args.keys, '-i', 'libvirtxml', r.xmlFile], {
       dir: workdir.path,
@@ -109,15 +104,14 @@ async function runConversion(
         o.onWarning?.(w);
       },
       redact: args.secrets,
-      signal: stop.signal,
+      signal: o.signal ? AbortSignal.any([o.signal, watch.signal]) : watch.signal,
     });
     return report;
   } catch (err) {
-    if (!watch.fired || user?.aborted) throw err;
+    if (!watch.fired || o.signal?.aborted) throw err;
     log.error({ seconds: r.seconds, appliance: r.env.LIBGUESTFS_PATH ?? 'standard' }, 'libguestfs appliance did not come up: virt-v2v-in-place killed');
     throw new EngineError('APPLIANCE_BOOT_TIMEOUT', `convert: the libguestfs appliance did not come up within ${r.seconds} s (its console output is in convert.log)`, { cause: err });
   } finally {
     watch.stop();
-    user?.removeEventListener('abort', forward);
   }
 }
