@@ -3,9 +3,10 @@
 // appliance can meet (V2V_APPLIANCE_BOOT_TIMEOUT=1): the fast appliance is
 // killed and the conversion run again with the standard one, which is
 // killed too, and the job fails in one line naming the limit; nothing is
-// left running, no output is left, the source is unchanged. No conversion
+// left running (nor libguestfs's socket dirs), no output is left, the
+// source is unchanged. No conversion
 // runs: each attempt ends a second after qemu starts.
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
 import { test, sha256File, processesUsing } from '../helpers/fixtures.js';
@@ -50,8 +51,13 @@ describe.skipIf(noSampleGuest)('the appliance boot watchdog', () => {
     expect(msgs).toContain('libguestfs appliance: the fast one did not come up; converting again with the standard one');
     expect(lines.some((l) => l.stderr === 'libguestfs: appliance is up')).toBe(false);
 
-    // Nothing left: no process, no output, the work dir gone, the source unchanged.
+    // Nothing left: no process, no output, the work dir gone, the source
+    // unchanged, and neither attempt's libguestfs socket dir (in /tmp, which
+    // a killed libguestfs does not remove: src/steps/convert/sockdir.ts).
     expect(processesUsing(work)).toEqual([]);
+    const sockDirs = lines.flatMap((l) => /-chardev socket,path=(\S+)\/guestfsd\.sock,/.exec(l.stderr ?? '')?.[1] ?? []);
+    expect(sockDirs).toHaveLength(2);
+    for (const d of sockDirs) await expect(lstat(d), d).rejects.toThrow(/ENOENT/);
     expect(await readdir(out)).toEqual([]);
     expect(await readdir(work)).toEqual([]);
     expect(await sha256File(sampleGuest)).toBe(before);

@@ -12,7 +12,8 @@
 // The appliance's boot is watched (boot-watch.ts): the fast appliance
 // (appliance.ts) not up in time is killed and the conversion run again with
 // the standard one; the standard one not up in time fails the step in one
-// line instead of hanging for ever.
+// line instead of hanging for ever. A killed run's libguestfs socket dir
+// (in /tmp, not in our work dir) is removed after it (sockdir.ts).
 //
 // KVM or not: libguestfs decides; set LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 // where KVM is missing or hangs (REFERENCE.md: it hangs on our CI machine).
@@ -28,6 +29,7 @@ import { conversionXml } from './libvirt-xml.js';
 import { FIRST_PORT, privateNetwork, runWithProxies, type Proxy } from './netns.js';
 import { convertArgs, type ConvertArgs, type ConvertOptions as ConversionOptions } from './options.js';
 import { ConversionReport } from './report.js';
+import { SocketDirs } from './sockdir.js';
 
 export interface ConvertOptions {
   workdir: WorkDir;
@@ -89,6 +91,7 @@ async function runConversion(
   const { workdir, log } = o;
   const report = new ConversionReport();
   const watch = new BootWatch(r.seconds);
+  const sockets = new SocketDirs();
   try {
     await runWithProxies(['virt-v2v-in-place', '-v', ...args.root, ...args.keys, '-i', 'libvirtxml', r.xmlFile], {
       dir: workdir.path,
@@ -98,6 +101,7 @@ async function runConversion(
       what: 'convert',
       onLine: (line) => {
         watch.line(line);
+        sockets.line(line);
         const w = report.line(line);
         if (w === undefined) return;
         log.warn({ warning: w }, 'virt-v2v-in-place warning');
@@ -113,5 +117,7 @@ async function runConversion(
     throw new EngineError('APPLIANCE_BOOT_TIMEOUT', `convert: the libguestfs appliance did not come up within ${r.seconds} s (its console output is in convert.log)`, { cause: err });
   } finally {
     watch.stop();
+    // The process group has ended: a killed run leaves libguestfs's socket dir.
+    await sockets.removeLeftovers(log);
   }
 }
