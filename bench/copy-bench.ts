@@ -88,6 +88,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** The engine's settled request sizes and time, each run. */
+const chosen: string[] = [];
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -119,8 +122,10 @@ async function main(): Promise<void> {
         name: 'v2v copy (engine)',
         run: async (src, dst) => {
           const t0 = process.hrtime.bigint();
-          await copy({ source: src, target: dst, pool });
-          return { seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+          const stats = await copy({ source: src, target: dst, pool });
+          const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+          chosen.push(`${stats.requestSizes.map((b) => `${b / 1024}K`).join('+')} ${seconds.toFixed(2)}s`);
+          return { seconds };
         },
       },
       { name: 'v2v copy (CLI)', run: (src, dst) => timed([process.execPath, v2vBin, 'copy', src, dst]) },
@@ -188,6 +193,8 @@ async function main(): Promise<void> {
           }
         }
       }
+      // The tuner's choice in each run (the warm-up round's first).
+      console.log(`\n(engine's request sizes, each run: ${chosen.splice(0).join(', ')})`);
       const ours = (name: string) => median(results.get(name)?.secs ?? [NaN]);
       const engine = ours('v2v copy (engine)');
       const cli = ours('v2v copy (CLI)');

@@ -498,7 +498,10 @@ void CopyThread::IssueNew() {
   while (!freeList.empty() && !c->Cancelled() && busy < tuner.MaxInFlight()) {
     if (c->cfg.rateLimit && (throttleMs = c->RateWaitMs()) > 0) break;
     Req *r = freeList.back();
-    if (r->cap < tuner.Size() && !GrowBuffer(r)) break;
+    // Grown to a larger size on the way; once settled, each buffer is the
+    // settled size again (larger ones, all 2 MiB-aligned, thrashed the
+    // caches when only their first 128 KiB was used).
+    if ((r->cap < tuner.Size() || (tuner.Settled() && r->cap > tuner.Size())) && !GrowBuffer(r)) break;
     uint64_t off, len;
     bool zero;
     if (!NextItem(&off, &len, &zero)) break;

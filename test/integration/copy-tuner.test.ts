@@ -1,6 +1,6 @@
 // The request size chosen while copying (issue 12; native/size-tuner.h):
-// requests start at 128 KiB and double while the rate of data copied rises.
-// A source whose every read waits 40 ms (nbdkit's delay filter) copies
+// requests start at 128 KiB; 512 KiB and 2 MiB are measured against it in
+// rounds, and the copy settles on the best median score. A source whose every read waits 40 ms (nbdkit's delay filter) copies
 // faster the larger the reads, up to the bytes in flight allowed (16 MiB
 // per connection): the copier must find a larger size by itself. Given
 // --request-size alone (nbdcopy's meaning), or under a rate limit, the size
