@@ -13,6 +13,8 @@ import { lstat, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { stopByPidfile } from '../process/server-record.js';
+import { silentLogger } from '../log/config.js';
+import { removeRecordedSocketDirs } from '../steps/convert/sockdir.js';
 import { WORKDIR_MARKER, isOwnPrivateDir } from './workdir.js';
 import {
   ownerAlive,
@@ -66,7 +68,8 @@ export async function staleWarning(parent: string = defaultParent()): Promise<st
 }
 
 /**
- * Undo every stale job under PARENT: its servers stopped, the partial disks
+ * Undo every stale job under PARENT: its servers stopped, its conversions'
+ * libguestfs socket dirs removed (src/steps/convert/sockdir.ts), the partial disks
  * its output.json lists removed, its private log dir and its work dir
  * removed. Each dir is checked again just before. Returns what was removed.
  */
@@ -76,6 +79,7 @@ export async function cleanupStaleJobs(parent: string = defaultParent(), graceMs
     const again = await staleAt(job.dir);
     if (!again) continue;
     await Promise.all(pidfilesIn(job.dir).map((p) => stopByPidfile(p, graceMs)));
+    await removeRecordedSocketDirs(job.dir, silentLogger());
     removePartialOutputsSync(job.dir);
     removeLogDirSync(again.record.logDir);
     removeDirSync(job.dir, again.record.keepDir);

@@ -1,5 +1,6 @@
 // Cleanup of a work dir by what it records, not by what a process
-// remembers: every server with a pidfile in it stopped, an output set up but
+// remembers: every server with a pidfile in it stopped, the libguestfs
+// socket dirs of killed conversions removed, an output set up but
 // not finalized undone (its partial disks, named in output.json, removed),
 // the dir removed. Used by `v2v cleanup DIR` and, after a failure, by the
 // job itself as the last word after its actors (one of which may have been
@@ -14,6 +15,7 @@ import { removePartialOutputsSync } from '../../workdir/job-record.js';
 import { outputAbort, resumeOutput } from '../output/output.js';
 import { readOutputState } from '../output/state-file.js';
 import { finishCommit } from '../convert/finish-commit.js';
+import { removeRecordedSocketDirs } from '../convert/sockdir.js';
 
 /**
  * Stop every server of the work dir, remove an output that was set up but
@@ -25,6 +27,8 @@ export async function cleanupWorkDir(w: WorkDir, log?: Logger): Promise<void> {
   const state = await readOutputState(w);
   const pidfiles = (await readdir(w.path)).filter((f) => f.endsWith('.pid')).map((f) => path.join(w.path, f));
   await Promise.all(pidfiles.map((p) => stopByPidfile(p, 2000)));
+  // A conversion killed with the job leaves libguestfs's socket dir in /tmp.
+  await removeRecordedSocketDirs(w.path, log ?? silentLogger());
   // An in-place commit cut short is finished before anything goes (its
   // overlays hold the converted data); if it cannot be, the dir stays.
   if (commitUnfinished(w.path)) await finishCommit(w, log ?? silentLogger());

@@ -91,7 +91,7 @@ async function runConversion(
   const { workdir, log } = o;
   const report = new ConversionReport();
   const watch = new BootWatch(r.seconds);
-  const sockets = new SocketDirs();
+  const sockets = new SocketDirs(workdir.path);
   try {
     await runWithProxies(['virt-v2v-in-place', '-v', ...args.root, ...args.keys, '-i', 'libvirtxml', r.xmlFile], {
       dir: workdir.path,
