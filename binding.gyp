@@ -7,6 +7,13 @@
         "native/errors.cc",
         "native/nbd-handle.cc",
         "native/copier.cc",
+        "native/copier-js.cc",
+        "native/copier-open.cc",
+        "native/copier-plan.cc",
+        "native/copy-io.cc",
+        "native/copy-thread.cc",
+        "native/copy-requests.cc",
+        "native/copy-extents.cc",
         "native/size-tuner.cc"
       ],
       "include_dirs": [

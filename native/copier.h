@@ -17,6 +17,14 @@
 // the bucket is not in debt, and otherwise sleeps in its poll(2) until the
 // debt is paid, so cancel still wakes it at once. With no limit the bucket
 // is never touched.
+//
+// Files: copier.cc (the object, the controller's run), copier-js.cc (the
+// config in, the stats out), copier-open.cc (connecting, what the endpoints
+// can do), copier-plan.cc (the pieces of work, the rate limit), copy-io.h/.cc
+// (waiting on libnbd: connections, synchronous commands, poll),
+// copy-thread.h/.cc (a copy thread's loop), copy-requests.cc (a request's
+// read, write, zero, completion and retry), copy-extents.cc (the next piece
+// and its extents), size-tuner.h/.cc (the request size).
 #pragma once
 
 #include <napi.h>
@@ -80,6 +88,9 @@ struct CopyConfig {
 struct Conn;
 struct CopyThread;
 
+// The config object JS hands over; false with a JS exception pending when bad (copier-js.cc).
+bool ParseCopyConfig(const Napi::CallbackInfo &info, CopyConfig *cfg);
+
 class Copier : public Napi::ObjectWrap<Copier> {
  public:
   static Napi::Function Init(Napi::Env env);
@@ -136,6 +147,7 @@ class Copier : public Napi::ObjectWrap<Copier> {
   Napi::Value Cancel(const Napi::CallbackInfo &info);
 
   void Run();  // the controller thread
+  Napi::Object Stats(Napi::Env env, double secs);
   bool OpenAll();
   bool AlignToTarget();
   bool PlanWork();

@@ -1,6 +1,6 @@
 // The copy's memory, bounded whatever the flags say. Each copy thread owns
 // one connection pair and `requests` buffers of `requestSize` bytes
-// (native/copier.cc CopyThread::Run), so the buffers take up to
+// (native/copy-thread.cc CopyThread::Run), so the buffers take up to
 // connections x requests x requestSize bytes: `-C 8 -R 1024 --request-size
 // 32M` would be 256 GiB of address space and measured 650 MB of RSS on a
 // 1 GiB disk. When that product exceeds `memoryBudget`, the requests in
