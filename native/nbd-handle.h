@@ -3,6 +3,9 @@
 // calling thread's own event loop, so no JS thread ever blocks on the network
 // and any number of requests can be in flight. Buffers are used in place
 // (zero-copy) and kept alive by a reference until the command retires.
+// Files: nbd-handle.cc (the object, settings, information, close),
+// nbd-handle-connect.cc, nbd-handle-io.cc (the commands), nbd-handle-poll.cc
+// (completion and the poll loop), nbd-handle-op.h (a command in flight).
 #pragma once
 
 #include <napi.h>
