@@ -37,7 +37,11 @@ export class SocketDirs {
     const dir = path.resolve(m[1]!);
     if (this.dirs.has(dir)) return;
     this.dirs.add(dir);
-    appendFileSync(path.join(this.workdir, SOCKDIR_RECORD), `${dir}\n`, { mode: 0o600 });
+    try {
+      appendFileSync(path.join(this.workdir, SOCKDIR_RECORD), `${dir}\n`, { mode: 0o600 });
+    } catch {
+      // Not recorded (the work dir is going): removeLeftovers still knows it.
+    }
   }
 
   get named(): string[] {
