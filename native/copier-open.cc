@@ -1,8 +1,7 @@
 // Opening the endpoints (Copier::OpenAll): the first source and target
 // connections, what they can do (size, extents, zeroing, multi-conn, block
 // sizes), whether the target already reads as zero, the plan of the work,
-// then the remaining connections; and the target's minimum block size
-// applied to the request and range sizes (AlignToTarget).
+// then the remaining connections.
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -246,30 +245,5 @@ bool Copier::OpenAll() {
     if (!openOne(srcs_, cfg.src, true) || !openOne(dsts_, cfg.dst, false)) return false;
   }
   connsUsed_ = conns;
-  return true;
-}
-
-// A target with a minimum block size (qemu's compress filter: whole
-// clusters, each written once) gets only whole blocks: requests, ranges and
-// sparse blocks become multiples of it, and FetchRange rounds data extents
-// out to it, so every write and zero starts and ends on a block (but the
-// disk's last one, which may be short).
-bool Copier::AlignToTarget() {
-  if (dstAlign <= 1) return true;
-  const uint64_t a = dstAlign;
-  uint64_t req = (cfg.requestSize + a - 1) / a * a;
-  if (req > (32u << 20)) {
-    NbdFailure f = NbdFailure::FromErrno("nbd_get_block_size", EINVAL,
-                                         "the target's minimum block size (" + std::to_string(a) + " bytes) is too large");
-    f.endpoint = cfg.dst.name;
-    Fail(f);
-    return false;
-  }
-  cfg.requestSize = (uint32_t)req;
-  cfg.rangeSize = (cfg.rangeSize + req - 1) / req * req;
-  if (cfg.sparse) {
-    cfg.sparse = (uint32_t)((cfg.sparse + a - 1) / a * a);
-    if (cfg.requestSize % cfg.sparse != 0) cfg.sparse = dstAlign;
-  }
   return true;
 }

@@ -1,6 +1,7 @@
-// The work and its pace: the pieces the copy threads take in order
-// (PlanWork), and the token bucket of a rate limit (RateWaitMs,
-// RateCharge).
+// The work and its pace: the target's minimum block size applied to the
+// request and range sizes (AlignToTarget), the pieces the copy threads
+// take in order (PlanWork), and the token bucket of a rate limit
+// (RateWaitMs, RateCharge).
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -10,6 +11,31 @@
 #include "copier.h"
 
 using Clock = std::chrono::steady_clock;
+
+// A target with a minimum block size (qemu's compress filter: whole
+// clusters, each written once) gets only whole blocks: requests, ranges and
+// sparse blocks become multiples of it, and FetchRange rounds data extents
+// out to it, so every write and zero starts and ends on a block (but the
+// disk's last one, which may be short).
+bool Copier::AlignToTarget() {
+  if (dstAlign <= 1) return true;
+  const uint64_t a = dstAlign;
+  uint64_t req = (cfg.requestSize + a - 1) / a * a;
+  if (req > (32u << 20)) {
+    NbdFailure f = NbdFailure::FromErrno("nbd_get_block_size", EINVAL,
+                                         "the target's minimum block size (" + std::to_string(a) + " bytes) is too large");
+    f.endpoint = cfg.dst.name;
+    Fail(f);
+    return false;
+  }
+  cfg.requestSize = (uint32_t)req;
+  cfg.rangeSize = (cfg.rangeSize + req - 1) / req * req;
+  if (cfg.sparse) {
+    cfg.sparse = (uint32_t)((cfg.sparse + a - 1) / a * a);
+    if (cfg.requestSize % cfg.sparse != 0) cfg.sparse = dstAlign;
+  }
+  return true;
+}
 
 // The work as pieces (see copier.h): the ranges, rounded out to the target's
 // blocks and merged again, or the whole disk, cut where a piece would span

@@ -20,7 +20,8 @@
 //
 // Files: copier.cc (the object, the controller's run), copier-js.cc (the
 // config in, the stats out), copier-open.cc (connecting, what the endpoints
-// can do), copier-plan.cc (the pieces of work, the rate limit), copy-io.h/.cc
+// can do), copier-plan.cc (alignment to the target, the pieces of work,
+// the rate limit), copy-io.h/.cc
 // (waiting on libnbd: connections, synchronous commands, poll),
 // copy-thread.h/.cc (a copy thread's loop), copy-requests.cc (a request's
 // read, write, zero, completion and retry), copy-extents.cc (the next piece
