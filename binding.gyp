@@ -17,7 +17,8 @@
         "native/copy-thread.cc",
         "native/copy-requests.cc",
         "native/copy-extents.cc",
-        "native/size-tuner.cc"
+        "native/size-tuner.cc",
+        "native/size-tuner-sim.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -8,6 +8,9 @@
 #include "copier.h"
 #include "nbd-handle.h"
 
+// size-tuner-sim.cc
+Napi::Value SimulateSizeTuner(const Napi::CallbackInfo &info);
+
 namespace {
 
 void Cleanup(void *arg) {
@@ -75,6 +78,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Copier", copier);
   exports.Set("initialize", Napi::Function::New(env, Initialize));
   exports.Set("stats", Napi::Function::New(env, Stats));
+  // For tests: the request-size tuner on a simulated copy (size-tuner-sim.cc).
+  exports.Set("simulateSizeTuner", Napi::Function::New(env, SimulateSizeTuner));
   if (struct nbd_handle *h = nbd_create()) {
     exports.Set("libnbdVersion", Napi::String::New(env, nbd_get_version(h)));
     nbd_close(h);

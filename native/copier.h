@@ -25,7 +25,8 @@
 // (waiting on libnbd: connections, synchronous commands, poll),
 // copy-thread.h/.cc (a copy thread's loop), copy-requests.cc (a request's
 // read, write, zero, completion and retry), copy-extents.cc (the next piece
-// and its extents), size-tuner.h/.cc (the request size).
+// and its extents), size-tuner.h/.cc (the request size; size-tuner-sim.cc
+// runs it on a simulated copy for tests).
 #pragma once
 
 #include <napi.h>

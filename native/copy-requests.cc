@@ -164,7 +164,7 @@ void CopyThread::StartZeroWrite(Req *r) {
 }
 
 void CopyThread::Complete(Req *r) {
-  if (!r->zeroOnly) tuner.Count(r->issued, r->len);
+  if (!r->zeroOnly) tuner.Count(r->issued, r->len, Clock::now());
   c->bytesData += r->data;
   c->bytesZeroed += r->zeroed;
   c->bytesSkipped += r->skipped;

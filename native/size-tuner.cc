@@ -25,19 +25,18 @@ unsigned SizeTuner::MaxInFlight() const {
 
 void SizeTuner::Begin() {
   epochBytes_ = 0;
-  warmup_ = MaxInFlight();
-  epochStart_ = Clock::now();
+  warmup_ = MaxInFlight();  // the epoch starts when they have passed
 }
 
-void SizeTuner::Count(uint32_t size, uint64_t bytes) {
+void SizeTuner::Count(uint32_t size, uint64_t bytes, Clock::time_point now) {
   if (settled_ || size != Size()) return;
   if (warmup_ > 0) {
-    if (--warmup_ == 0) epochStart_ = Clock::now();
+    if (--warmup_ == 0) epochStart_ = now;
     return;
   }
   epochBytes_ += bytes;
   if (epochBytes_ < kEpochBytes) return;
-  double secs = std::chrono::duration<double>(Clock::now() - epochStart_).count();
+  double secs = std::chrono::duration<double>(now - epochStart_).count();
   if (secs < kEpochMin) return;
   double rate = (double)epochBytes_ / secs;
   trials_.push_back({Size(), rate});

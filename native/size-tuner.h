@@ -42,8 +42,9 @@ class SizeTuner {
   // Requests in flight allowed at the current size.
   unsigned MaxInFlight() const;
   bool Settled() const { return settled_; }
-  // Data bytes of a completed read-and-write issued at size SIZE.
-  void Count(uint32_t size, uint64_t bytes);
+  // Data bytes of a completed read-and-write issued at size SIZE, completed
+  // at NOW (the copy thread's clock; a simulation's in tests).
+  void Count(uint32_t size, uint64_t bytes, Clock::time_point now);
 
   struct Trial {
     uint32_t size;

@@ -114,7 +114,22 @@ interface Addon {
     NbdClosedError: new (message: string) => Error;
   }): void;
   stats(): { handles: number; copiers: number };
+  /** For tests: the copier's request-size tuner on a simulated copy (native/size-tuner-sim.cc). */
+  simulateSizeTuner(o: SizeTunerSimulation): { size: number; settled: boolean; bytes: number; trials: [number, number][] };
   libnbdVersion: string;
+}
+
+/** A copy simulated for the request-size tuner: sequential requests on a virtual clock. */
+export interface SizeTunerSimulation {
+  start: number;
+  max: number;
+  rangeSize: number;
+  queueBytes: number;
+  maxRequests: number;
+  /** Stop after this many bytes if the tuner has not settled. */
+  bytes: number;
+  /** Rates in bytes per second of each size, [size, rate]; a phase holds while fewer epochs than untilTrials were measured (the last one for ever). */
+  phases: { untilTrials?: number; rates: [number, number][] }[];
 }
 
 function locate(): string {
