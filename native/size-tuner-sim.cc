@@ -24,14 +24,24 @@ bool ReadPhases(Napi::Env env, Napi::Value v, std::vector<Phase> *out) {
   }
   Napi::Array a = v.As<Napi::Array>();
   for (uint32_t i = 0; i < a.Length(); i++) {
-    Napi::Object o = a.Get(i).As<Napi::Object>();
+    Napi::Value v = a.Get(i);
+    if (!v.IsObject() || !v.As<Napi::Object>().Get("rates").IsArray()) {
+      Napi::TypeError::New(env, "simulateSizeTuner: each phase must be {untilTrials?, rates: [[size, rate], ...]}").ThrowAsJavaScriptException();
+      return false;
+    }
+    Napi::Object o = v.As<Napi::Object>();
     Phase p;
     uint32_t until = UINT32_MAX;
     if (!o.Get("untilTrials").IsUndefined() && !GetU32(o.Get("untilTrials"), "untilTrials", &until)) return false;
     p.untilTrials = until;
     Napi::Array rates = o.Get("rates").As<Napi::Array>();
     for (uint32_t j = 0; j < rates.Length(); j++) {
-      Napi::Array pair = rates.Get(j).As<Napi::Array>();
+      Napi::Value pv = rates.Get(j);
+      if (!pv.IsArray() || !pv.As<Napi::Array>().Get(1u).IsNumber()) {
+        Napi::TypeError::New(env, "simulateSizeTuner: a rate must be [size, bytes per second]").ThrowAsJavaScriptException();
+        return false;
+      }
+      Napi::Array pair = pv.As<Napi::Array>();
       uint32_t size;
       if (!GetU32(pair.Get(0u), "rates[][0]", &size)) return false;
       p.rates[size] = pair.Get(1u).As<Napi::Number>().DoubleValue();
@@ -47,6 +57,10 @@ bool ReadPhases(Napi::Env env, Napi::Value v, std::vector<Phase> *out) {
 // -> {size, settled, bytes, trials: [[size, rate], ...]}
 Napi::Value SimulateSizeTuner(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    Napi::TypeError::New(env, "simulateSizeTuner: expected an options object").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   Napi::Object o = info[0].As<Napi::Object>();
   uint32_t start, max, maxRequests;
   uint64_t rangeSize, queueBytes, total;

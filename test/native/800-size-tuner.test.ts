@@ -80,4 +80,11 @@ describe('the request-size tuner, simulated', () => {
     const r = addon.simulateSizeTuner({ start: S128K, max: S128K, rangeSize: 128 * MiB, queueBytes: 0, maxRequests: 32, bytes: GB, phases: [{ rates: [[S128K, GB]] }] });
     expect(r).toMatchObject({ settled: true, size: S128K, bytes: 0, trials: [] });
   });
+
+  it('a malformed simulation is refused, not run', () => {
+    const base = { start: S128K, max: S2M, rangeSize: 128 * MiB, queueBytes: 16 * MiB, maxRequests: 32, bytes: GB };
+    expect(() => addon.simulateSizeTuner({ ...base, phases: [] })).toThrow(/phases must be a non-empty array/);
+    expect(() => addon.simulateSizeTuner({ ...base, phases: [{ rates: [[S128K, GB]] }] })).toThrow(/no rate for size 524288/);
+    expect(() => addon.simulateSizeTuner({ ...base, phases: [1 as never] })).toThrow(/each phase must be/);
+  });
 });
