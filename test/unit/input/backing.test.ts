@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../../src/errors.js';
 import { backingChain } from '../../../src/steps/input/backing.js';
-import { tarMemberSpec } from '../../../src/steps/input/disk.js';
+import { tarMemberSpec } from '../../../src/steps/input/disk-check.js';
 import { imageRefs, withFileBytes } from '../../../src/steps/input/image-refs.js';
 import { readOva } from '../../../src/steps/input/ova/ova.js';
 import { parseDescriptor } from '../../../src/steps/input/vmx/vmdk.js';

@@ -18,7 +18,7 @@
 //   tar, backing files must be raw and vmdk descriptors (extents) are
 //   refused: unpack such an OVA into a directory.
 import path from 'node:path';
-import { tarMemberNode } from '../disk.js';
+import { tarMemberNode } from '../disk-check.js';
 import { checkSparseExtent, hasProtocol, imageRefs, type ImageRef } from '../image-refs.js';
 import { show } from '../vmx/fail.js';
 import { checkedPath, lookup, memberBytes, type ArchiveFile, type OvaArchive } from './archive.js';
