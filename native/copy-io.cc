@@ -8,14 +8,6 @@
 #include <cerrno>
 #include <cstring>
 
-bool IsZero(const uint8_t *p, size_t n) {
-  size_t i;
-  for (i = 0; i < 16 && i < n; i++)
-    if (p[i]) return false;
-  if (n <= 16) return true;
-  return memcmp(p, p + 16, n - 16) == 0;
-}
-
 short PollEvents(nbd_handle *h) {
   unsigned dir = nbd_aio_get_direction(h);
   short ev = 0;
