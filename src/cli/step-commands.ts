@@ -9,7 +9,7 @@
 //   v2v copy SOURCE TARGET --target-is-zero   (for each printed pair)
 //   v2v output finalize DIR
 //   v2v cleanup DIR
-//   v2v cleanup --stale [--parent DIR]   (work dirs of dead jobs, src/workdir/stale.ts)
+//   v2v cleanup --stale [--parent DIR]   (work dirs of dead jobs, src/steps/cleanup/stale-jobs.ts)
 //
 // The servers `input` and `output setup` start outlive the command (pidfiles
 // in DIR); `cleanup` stops them, removes an unfinished output's partial
@@ -173,7 +173,7 @@ function takeStale(argv: string[]): { parent?: string } | undefined {
 async function stepCleanup(argv: string[], ctx: StepCtx): Promise<void> {
   const stale = takeStale(argv);
   if (stale) {
-    for (const j of await ctx.steps.cleanupStale({ signal: ctx.signal, ...stale })) ctx.out(`${j.dir}\n`);
+    for (const j of await ctx.steps.cleanupStale({ signal: ctx.signal, onWarning: warn(ctx), ...stale })) ctx.out(`${j.dir}\n`);
     return;
   }
   const { dir, args } = takeDir('cleanup', argv);

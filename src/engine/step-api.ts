@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError, InputError } from '../errors.js';
+import { ConfigError, InputError, StateError } from '../errors.js';
 import { actorLogger, silentLogger } from '../log/config.js';
 import { closeLogger, createLogger } from '../log/logger.js';
 import type { MetadataIn, MetadataOut } from '../metadata/schema.js';
@@ -23,7 +23,8 @@ import { outputFinalizeStep, outputSetupStep } from '../steps/output/step.js';
 import type { StepContext, StepName } from '../steps/step.js';
 import { createWorkDir, createWorkDirAt, existingWorkDir, readMetadataIn, readMetadataOut, type WorkDir } from '../workdir/workdir.js';
 import { handOffJob, recordJob } from '../workdir/job-record.js';
-import { cleanupStaleJobs, type StaleJob } from '../workdir/stale.js';
+import type { StaleJob } from '../workdir/stale.js';
+import { cleanupStaleJobs } from '../steps/cleanup/stale-jobs.js';
 import { withWorkDirLock } from '../workdir/lock.js';
 import { parseJobOptions, type JobOptions, type JobOptionsInput } from './options.js';
 
@@ -46,8 +47,10 @@ export interface StepApi {
   /** Stop the work dir's servers, remove an unfinished output and the dir. */
   cleanup(workdir: string, o?: StepCallOptions): Promise<void>;
   /**
-   * Undo the work dirs of dead jobs under `parent` (default $TMPDIR): their
-   * servers, partial outputs and dirs (src/workdir/stale.ts). Returns them.
+   * Undo the work dirs of dead jobs under `parent` (default $TMPDIR), each
+   * as `cleanup` would (src/steps/cleanup/stale-jobs.ts). Returns them; a
+   * dir that could not be undone stays, is named in a warning, and makes
+   * the call reject once the others are done.
    */
   cleanupStale(o?: StepCallOptions & { parent?: string }): Promise<StaleJob[]>;
 }
@@ -141,9 +144,16 @@ export function stepApi(track: Track): StepApi {
       });
     },
     cleanupStale(o = {}) {
-      return track(o.signal, async () => {
+      return track(o.signal, async (signal) => {
         if (o.parent !== undefined && !(await isDirectory(o.parent))) throw new InputError(`cleanup --stale: parent ${o.parent}: not a directory`);
-        return cleanupStaleJobs(o.parent);
+        const r = await cleanupStaleJobs(o.parent, signal);
+        for (const k of r.kept.slice(1)) o.onWarning?.(`${k.dir}: kept: ${k.reason}`);
+        const first = r.kept[0];
+        if (first) {
+          const others = r.kept.length > 1 ? ` (and ${r.kept.length - 1} more, named in the warnings)` : '';
+          throw new StateError(`cleanup --stale: work dir ${first.dir} kept: ${first.reason}${others}; ${r.cleaned.length} cleaned up`);
+        }
+        return r.cleaned;
       });
     },
   };

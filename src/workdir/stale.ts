@@ -8,23 +8,13 @@
 // - its job record (job.json, src/workdir/job-record.ts) names a process
 //   owner, and that pid does not run with the same start time any more.
 // A dir without a record, or handed to a supervisor (`v2v input`), is never
-// stale: `v2v cleanup DIR` removes those.
-import { lstat, readdir, rm } from 'node:fs/promises';
+// stale: `v2v cleanup DIR` removes those. Undoing a stale job is the
+// cleanup step's (src/steps/cleanup/stale-jobs.ts).
+import { lstat, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { stopByPidfile } from '../process/server-record.js';
-import { silentLogger } from '../log/config.js';
-import { removeRecordedSocketDirs } from '../steps/convert/sockdir.js';
 import { WORKDIR_MARKER, isOwnPrivateDir } from './workdir.js';
-import {
-  ownerAlive,
-  removePartialOutputsSync,
-  pidfilesIn,
-  readJobRecord,
-  removeDirSync,
-  removeLogDirSync,
-  type JobRecord,
-} from './job-record.js';
+import { ownerAlive, readJobRecord, type JobRecord } from './job-record.js';
 
 export interface StaleJob {
   dir: string;
@@ -34,7 +24,8 @@ export interface StaleJob {
 /** The default parent of work dirs: $TMPDIR (os.tmpdir()). */
 export const defaultParent = (): string => path.resolve(os.tmpdir());
 
-async function staleAt(dir: string): Promise<StaleJob | undefined> {
+/** DIR as a stale job, checked now (the conditions above), or undefined. */
+export async function staleAt(dir: string): Promise<StaleJob | undefined> {
   if (!isOwnPrivateDir(dir)) return undefined;
   try {
     if (!(await lstat(path.join(dir, WORKDIR_MARKER))).isFile()) return undefined;
@@ -65,25 +56,4 @@ export async function staleWarning(parent: string = defaultParent()): Promise<st
   if (n === 0) return undefined;
   const what = n === 1 ? '1 stale work dir of a dead job' : `${n} stale work dirs of dead jobs`;
   return `${what} under ${path.resolve(parent)}: run 'v2v cleanup --stale'`;
-}
-
-/**
- * Undo every stale job under PARENT: its servers stopped, its conversions'
- * libguestfs socket dirs removed (src/steps/convert/sockdir.ts), the partial disks
- * its output.json lists removed, its private log dir and its work dir
- * removed. Each dir is checked again just before. Returns what was removed.
- */
-export async function cleanupStaleJobs(parent: string = defaultParent(), graceMs = 2000): Promise<StaleJob[]> {
-  const done: StaleJob[] = [];
-  for (const job of await findStaleJobs(parent)) {
-    const again = await staleAt(job.dir);
-    if (!again) continue;
-    await Promise.all(pidfilesIn(job.dir).map((p) => stopByPidfile(p, graceMs)));
-    await removeRecordedSocketDirs(job.dir, silentLogger());
-    removePartialOutputsSync(job.dir);
-    removeLogDirSync(again.record.logDir);
-    removeDirSync(job.dir, again.record.keepDir);
-    done.push(again);
-  }
-  return done;
 }

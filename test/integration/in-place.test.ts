@@ -5,10 +5,10 @@
 // not change before the commit, must hold exactly what was written after
 // it, and a commit cut short must be finished by `v2v cleanup DIR`; an
 // overlay that names another disk is refused and nothing is written.
-import { readFile, writeFile, readdir, open } from 'node:fs/promises';
+import { mkdir, readFile, writeFile, readdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect } from 'vitest';
-import { run, sha256File, makeRaw } from '../helpers/fixtures.js';
+import { processesUsing, run, sha256File, makeRaw } from '../helpers/fixtures.js';
 import { has } from '../helpers/tools.js';
 import { expectOneError, runCli } from '../helpers/cli.js';
 import { expectOk, gone, test, v2v } from '../helpers/workdirs.js';
@@ -30,7 +30,7 @@ async function rawOf(file: string, format: string, dest: string): Promise<string
 }
 
 /** Input --in-place of a raw and a qcow2 disk, the same scribbles into each overlay and into reference copies. */
-async function prepared(tmp: string): Promise<{ dir: string; a: string; b: string; before: string[]; want: string[] }> {
+async function prepared(tmp: string, dir = path.join(tmp, 'wd')): Promise<{ dir: string; a: string; b: string; before: string[]; want: string[] }> {
   const a = path.join(tmp, 'a.img');
   const braw = path.join(tmp, 'b.raw');
   const b = path.join(tmp, 'b.qcow2');
@@ -43,7 +43,6 @@ async function prepared(tmp: string): Promise<{ dir: string; a: string; b: strin
   const refB = path.join(tmp, 'ref-b.raw');
   await run(['cp', a, refA]);
   await run(['cp', braw, refB]);
-  const dir = path.join(tmp, 'wd');
   expectOk(await v2v('input', '-i', 'disk', a, b, '--in-place', '--workdir', dir), 'input --in-place');
   for (const [i, ref] of [refA, refB].entries()) {
     await scribble(dir, i, 0x40 + 2 * i);
@@ -51,6 +50,17 @@ async function prepared(tmp: string): Promise<{ dir: string; a: string; b: strin
   }
   const want = [await sha256File(refA), await sha256File(refB)];
   return { dir, a, b, before, want };
+}
+
+/** DIR as the work dir of a job that died half-way through its commit: the record of a dead process, commit.json naming DISKS, disk A half-written. */
+async function diedCommitting(dir: string, a: string, disks: number[]): Promise<void> {
+  const job = JSON.parse(await readFile(path.join(dir, 'job.json'), 'utf8')) as Record<string, unknown>;
+  // pid_max is at most 2^22: no such process.
+  await writeFile(path.join(dir, 'job.json'), JSON.stringify({ ...job, owner: 'process', pid: 2 ** 22 - 1, start: '1' }));
+  await writeFile(path.join(dir, 'commit.json'), JSON.stringify({ version: 1, kind: 'v2v-commit', state: 'committing', disks, updated: new Date().toISOString() }));
+  const fh = await open(a, 'r+');
+  await fh.write(Buffer.alloc(5000, 0x40), 0, 5000, 70000);
+  await fh.close();
 }
 
 describe.skipIf(needs)('--in-place: commit on success', () => {
@@ -98,6 +108,29 @@ describe.skipIf(needs)('--in-place: commit on success', () => {
     expect(await gone(dir)).toBe(true);
     expect(await rawOf(a, 'raw', path.join(tmp, 'a.out'))).toBe(want[0]);
     expect(await rawOf(b, 'qcow2', path.join(tmp, 'b.out'))).toBe(want[1]);
+  });
+
+  test('a dead job cut short in its commit: cleanup --stale finishes the commit before the dir goes; one it cannot finish keeps its dir', async ({ tmp }) => {
+    const parent = path.join(tmp, 'parent');
+    await mkdir(parent);
+    const { dir, a, b, want } = await prepared(tmp, path.join(parent, 'v2v-dead'));
+    await diedCommitting(dir, a, [0, 1]);
+    // A second dead job whose commit record does not match its disks: it cannot be finished.
+    await mkdir(path.join(tmp, 'o'));
+    const other = await prepared(path.join(tmp, 'o'), path.join(parent, 'v2v-mismatch'));
+    await diedCommitting(other.dir, other.a, [0]);
+    const halfWritten = await sha256File(other.a);
+
+    const r = await runCli(['cleanup', '--stale', '--parent', parent]);
+    expectOneError(r, `v2v: error: cleanup --stale: work dir ${other.dir} kept: ${other.dir}: commit.json names disks 0, metadata.in's in-place disks differ`, '1 cleaned up');
+    expect(await gone(dir)).toBe(true);
+    expect(await rawOf(a, 'raw', path.join(tmp, 'a.out'))).toBe(want[0]);
+    expect(await rawOf(b, 'qcow2', path.join(tmp, 'b.out'))).toBe(want[1]);
+    // Kept whole, nothing written, its servers stopped: \`v2v cleanup DIR\` refuses it the same way.
+    expect((await readdir(other.dir)).filter((f) => f.endsWith('.overlay.qcow2')).sort()).toEqual(['in0.overlay.qcow2', 'in1.overlay.qcow2']);
+    expect(await sha256File(other.a)).toBe(halfWritten);
+    expect(processesUsing(parent)).toEqual([]);
+    expectOneError(await v2v('cleanup', other.dir), "commit.json names disks 0, metadata.in's in-place disks differ");
   });
 
   test('an overlay whose backing file is another disk is refused: nothing written, the dir kept', async ({ tmp }) => {

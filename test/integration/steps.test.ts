@@ -398,6 +398,20 @@ describe.skipIf(needs)('v2v step subcommands', () => {
       expect(processesUsing(tmp)).toEqual([]);
     });
 
+    test('input --workdir on an existing empty directory: the dir is the user\'s, cleanup empties it and leaves it', async ({ tmp }) => {
+      const a = path.join(tmp, 'a.img');
+      await makeRaw(a, 16, 12);
+      const mine = path.join(tmp, 'mine');
+      await mkdir(mine, { mode: 0o700 });
+      expectOk(await v2v('input', '-i', 'disk', a, '--workdir', mine), 'input');
+      expect(processesUsing(mine).length).toBeGreaterThan(0);
+      expect(await readdir(mine)).toContain('metadata.in');
+      expectOk(await v2v('cleanup', mine), 'cleanup');
+      expect(await readdir(mine)).toEqual([]);
+      expect((await stat(mine)).mode & 0o777).toBe(0o700);
+      expect(processesUsing(tmp)).toEqual([]);
+    });
+
     test('input --workdir on an existing non-empty directory: refused, its files untouched', async ({ tmp }) => {
       const a = path.join(tmp, 'a.img');
       await makeRaw(a, 64, 11);

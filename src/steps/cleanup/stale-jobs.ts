@@ -1,0 +1,42 @@
+// `v2v cleanup --stale`: the work dirs of dead jobs under PARENT (found and
+// judged by src/workdir/stale.ts) undone one by one by the cleanup step,
+// from their records, as `v2v cleanup DIR` would: servers stopped, the
+// libguestfs socket dirs of killed conversions removed, an in-place commit
+// cut short finished from its overlays (never its overlays removed first),
+// partial outputs removed, the private log dir and the dir removed. Each
+// dir is judged stale again just before, and undone under its lock. A dir
+// that cannot be undone (a record that names what setup would not have
+// made, a commit that cannot be finished) stays; the others go on.
+import { rm } from 'node:fs/promises';
+import { describeError } from '../../errors.js';
+import { silentLogger } from '../../log/config.js';
+import { withWorkDirLock } from '../../workdir/lock.js';
+import { defaultParent, findStaleJobs, staleAt, type StaleJob } from '../../workdir/stale.js';
+import { openWorkDir } from '../../workdir/workdir.js';
+import { cleanupStep } from './step.js';
+
+export interface StaleCleanup {
+  /** The dirs undone and removed (or, the user's own, emptied). */
+  cleaned: StaleJob[];
+  /** The dirs that stay, each with why. */
+  kept: { dir: string; reason: string }[];
+}
+
+/** Undo every stale job under PARENT (default $TMPDIR). */
+export async function cleanupStaleJobs(parent: string = defaultParent(), signal: AbortSignal = new AbortController().signal): Promise<StaleCleanup> {
+  const r: StaleCleanup = { cleaned: [], kept: [] };
+  for (const job of await findStaleJobs(parent)) {
+    signal.throwIfAborted();
+    const again = await staleAt(job.dir);
+    if (!again) continue;
+    const w = openWorkDir(job.dir, () => rm(job.dir, { recursive: true, force: true }));
+    const ctx = { workdir: w, log: silentLogger(), signal, warn: () => {}, detach: true };
+    try {
+      await withWorkDirLock(w, 'v2v cleanup --stale', () => cleanupStep.run(ctx, { ok: false, fromRecords: true }));
+      r.cleaned.push(again);
+    } catch (err) {
+      r.kept.push({ dir: job.dir, reason: describeError(err) });
+    }
+  }
+  return r;
+}
