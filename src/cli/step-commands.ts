@@ -178,7 +178,7 @@ async function stepCleanup(argv: string[], ctx: StepCtx): Promise<void> {
   }
   const { dir, args } = takeDir('cleanup', argv);
   only('cleanup', args, []);
-  await ctx.steps.cleanup(dir, { signal: ctx.signal });
+  await ctx.steps.cleanup(dir, { signal: ctx.signal, onWarning: warn(ctx) });
 }
 
 type StepCtx = V2vContext & { steps: StepApi };

@@ -146,7 +146,7 @@ export function stepApi(track: Track): StepApi {
     cleanupStale(o = {}) {
       return track(o.signal, async (signal) => {
         if (o.parent !== undefined && !(await isDirectory(o.parent))) throw new InputError(`cleanup --stale: parent ${o.parent}: not a directory`);
-        const r = await cleanupStaleJobs(o.parent, signal);
+        const r = await cleanupStaleJobs(o.parent, signal, (m) => o.onWarning?.(m));
         for (const k of r.kept.slice(1)) o.onWarning?.(`${k.dir}: kept: ${k.reason}`);
         const first = r.kept[0];
         if (first) {

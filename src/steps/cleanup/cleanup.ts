@@ -20,12 +20,12 @@ import { removeRecordedSocketDirs } from '../convert/sockdir.js';
 
 /**
  * Undo what W records: its servers stopped (SIGTERM, SIGKILL after
- * GRACEMS), its unfinished commit finished, its unfinished output removed
+ * GRACEMS), its unfinished commit finished (and WARN told), its unfinished output removed
  * (partial disks only: names reserved by setup), its private log dir and W
  * removed. A record that names anything setup would not have made, or a
  * commit that cannot be finished, is an error and W stays.
  */
-export async function cleanupWorkDir(w: WorkDir, log: Logger = silentLogger(), graceMs = 2000): Promise<void> {
+export async function cleanupWorkDir(w: WorkDir, log: Logger = silentLogger(), warn: (message: string) => void = () => {}, graceMs = 2000): Promise<void> {
   // A record that names anything setup would not have made is refused
   // before anything is done (state-file.ts): the dir has been tampered with.
   const state = await readOutputState(w);
@@ -35,7 +35,11 @@ export async function cleanupWorkDir(w: WorkDir, log: Logger = silentLogger(), g
   await removeRecordedSocketDirs(w.path, log);
   // An in-place commit cut short is finished before anything goes (its
   // overlays hold the converted data); if it cannot be, the dir stays.
-  if (commitUnfinished(w.path)) await finishCommit(w, log);
+  if (commitUnfinished(w.path)) {
+    const done = await finishCommit(w, log);
+    // Worth saying: the disks were half-converted until now.
+    if (done.length > 0) warn(`${w.path}: an in-place commit had been cut short: finished it from the overlays (${done.map((d) => d.target).join(', ')})`);
+  }
   if (state?.state === 'setup') {
     const { setup, options } = await resumeOutput(w);
     await outputAbort(options, setup, log);

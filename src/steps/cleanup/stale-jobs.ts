@@ -22,15 +22,19 @@ export interface StaleCleanup {
   kept: { dir: string; reason: string }[];
 }
 
-/** Undo every stale job under PARENT (default $TMPDIR). */
-export async function cleanupStaleJobs(parent: string = defaultParent(), signal: AbortSignal = new AbortController().signal): Promise<StaleCleanup> {
+/** Undo every stale job under PARENT (default $TMPDIR); what the user should hear of (a commit finished) goes to WARN. */
+export async function cleanupStaleJobs(
+  parent: string = defaultParent(),
+  signal: AbortSignal = new AbortController().signal,
+  warn: (message: string) => void = () => {},
+): Promise<StaleCleanup> {
   const r: StaleCleanup = { cleaned: [], kept: [] };
   for (const job of await findStaleJobs(parent)) {
     signal.throwIfAborted();
     const again = await staleAt(job.dir);
     if (!again) continue;
     const w = openWorkDir(job.dir, () => rm(job.dir, { recursive: true, force: true }));
-    const ctx = { workdir: w, log: silentLogger(), signal, warn: () => {}, detach: true };
+    const ctx = { workdir: w, log: silentLogger(), signal, warn, detach: true };
     try {
       await withWorkDirLock(w, 'v2v cleanup --stale', () => cleanupStep.run(ctx, { ok: false, fromRecords: true }));
       r.cleaned.push(again);

@@ -20,7 +20,7 @@ export interface CleanupStepIn {
 export const cleanupStep: Step<CleanupStepIn, void> = {
   name: 'cleanup',
   async run(ctx, { ok, fromRecords }) {
-    if (fromRecords) return cleanupWorkDir(ctx.workdir, ctx.log);
+    if (fromRecords) return cleanupWorkDir(ctx.workdir, ctx.log, (m) => ctx.warn(m));
     if (!ok) await removeUnfinishedOutput(ctx.workdir, ctx.log).catch((err: unknown) => ctx.log.warn({ err }, 'cleanup from the work dir failed'));
     await ctx.workdir.remove();
   },

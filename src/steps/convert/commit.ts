@@ -66,6 +66,8 @@ async function serveTarget(w: WorkDir, d: CommitDisk, log: Logger): Promise<{ ur
 
 export interface CommitResult {
   disk: string;
+  /** The disk written: its file, or its NBD URI. */
+  target: string;
   /** Bytes the overlay held, written into the disk. */
   bytes: number;
   stats: CopyStats;
@@ -92,7 +94,7 @@ export async function commitOverlays(w: WorkDir, m: MetadataIn, log: Logger): Pr
       try {
         const stats = await copy({ source, target: t.uri, ranges, disk, jobId: `commit-${disk}` });
         log.info({ disk, target: d.commit.target, bytes, stats }, 'in-place: disk committed');
-        return { disk, bytes, stats };
+        return { disk, target: d.commit.target, bytes, stats };
       } finally {
         await t.server?.stop();
       }
