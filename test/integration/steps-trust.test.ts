@@ -17,8 +17,7 @@ const needs = !has('nbdkit') || !has('qemu-img') || !has('qemu-nbd');
 const root = process.getuid?.() === 0;
 
 /** `v2v input` of one disk into DIR, `convert --no-convert`, and (with OUT) `output setup -o local`. */
-async function workDir(tmp: string, disk: string, out?: string): Promise<{ dir: string; pair?: [string, string] }> {
-  const dir = path.join(tmp, 'wd');
+async function workDir(tmp: string, disk: string, out?: string, dir = path.join(tmp, 'wd')): Promise<{ dir: string; pair?: [string, string] }> {
   expectOk(await v2v('input', '-i', 'disk', disk, '--workdir', dir), 'input');
   expectOk(await v2v('convert', dir, '--no-convert'), 'convert');
   if (!out) return { dir };
@@ -56,11 +55,13 @@ describe.skipIf(needs)('step subcommands check their records', () => {
     expect(running(pids.in0!)).toBe(false);
   });
 
-  test('output.json naming a file outside -os as a partial disk: cleanup and finalize refuse, the file survives', async ({ tmp }) => {
+  test('output.json naming a file outside -os as a partial disk: cleanup, cleanup --stale and finalize refuse, the file survives', async ({ tmp }) => {
     const a = path.join(tmp, 'a.img');
     await makeRaw(a, 16, 2);
     const out = path.join(tmp, 'out');
-    const { dir } = await workDir(tmp, a, out);
+    const parent = path.join(tmp, 'parent');
+    await mkdir(parent);
+    const { dir } = await workDir(tmp, a, out, path.join(parent, 'v2v-wd'));
     const precious = path.join(tmp, 'precious');
     await writeFile(precious, 'keep me\n');
     const file = path.join(dir, 'output.json');
@@ -71,11 +72,19 @@ describe.skipIf(needs)('step subcommands check their records', () => {
     const pids = await pidfiles(dir);
     expectOneError(await v2v('cleanup', dir), /output\.json: refusing to act on it: disk 0's paths are not the names setup gives/);
     expectOneError(await v2v('output', 'finalize', dir), /output\.json: refusing to act on it/);
+    // The same dir as a dead job's: cleanup --stale refuses it the same way and keeps it.
+    const job = JSON.parse(await readFile(path.join(dir, 'job.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(path.join(dir, 'job.json'), JSON.stringify({ ...job, owner: 'process', pid: 2 ** 22 - 1, start: '1' }));
+    expectOneError(await v2v('cleanup', '--stale', '--parent', parent), `cleanup --stale: work dir ${dir} kept: `, /output\.json: refusing to act on it.*; 0 cleaned up$/);
     expect(await readFile(precious, 'utf8')).toBe('keep me\n');
     for (const [n, pid] of Object.entries(pids)) expect(running(pid), n).toBe(true);
     await writeFile(file, good);
-    expectOk(await v2v('cleanup', dir), 'cleanup');
+    const stale = await v2v('cleanup', '--stale', '--parent', parent);
+    expectOk(stale, 'cleanup --stale');
+    expect(stale.stdout).toBe(`${dir}\n`);
+    expect(await gone(dir)).toBe(true);
     expect(await readdir(out)).toEqual([]);
+    expect(processesUsing(parent)).toEqual([]);
     expect(await readFile(precious, 'utf8')).toBe('keep me\n');
   });
 
