@@ -136,17 +136,12 @@ export function stepApi(track: Track): StepApi {
       });
     },
     cleanup(dir, o = {}) {
-      return track(o.signal, async (signal) => {
-        const w = await existingWorkDir(dir);
-        const ctx: StepContext = { workdir: w, log: silentLogger(), signal, warn: (m) => o.onWarning?.(m), detach: true };
-        // Not under a running step's feet; the lock file goes with the dir.
-        await withWorkDirLock(w, 'v2v cleanup', () => cleanupStep.run(ctx, { ok: false, fromRecords: true }));
-      });
+      return track(o.signal, (signal) => cleanupFromRecords(dir, 'v2v cleanup', signal, o));
     },
     cleanupStale(o = {}) {
       return track(o.signal, async (signal) => {
         if (o.parent !== undefined && !(await isDirectory(o.parent))) throw new InputError(`cleanup --stale: parent ${o.parent}: not a directory`);
-        const r = await cleanupStaleJobs(o.parent, signal, (m) => o.onWarning?.(m));
+        const r = await cleanupStaleJobs(o.parent, signal, (dir) => cleanupFromRecords(dir, 'v2v cleanup --stale', signal, o));
         for (const k of r.kept.slice(1)) o.onWarning?.(`${k.dir}: kept: ${k.reason}`);
         const first = r.kept[0];
         if (first) {
@@ -157,6 +152,13 @@ export function stepApi(track: Track): StepApi {
       });
     },
   };
+}
+
+/** The cleanup step on work dir DIR from its records alone, under its lock (not under a running step's feet; the lock file goes with the dir). */
+async function cleanupFromRecords(dir: string, what: string, signal: AbortSignal, o: StepCallOptions): Promise<void> {
+  const w = await existingWorkDir(dir);
+  const ctx: StepContext = { workdir: w, log: silentLogger(), signal, warn: (m) => o.onWarning?.(m), detach: true };
+  await withWorkDirLock(w, what, () => cleanupStep.run(ctx, { ok: false, fromRecords: true }));
 }
 
 async function readMetaOut(w: WorkDir, step: string, dir: string): Promise<MetadataOut> {

@@ -19,18 +19,18 @@ import { finishCommit } from '../convert/finish-commit.js';
 import { removeRecordedSocketDirs } from '../convert/sockdir.js';
 
 /**
- * Undo what W records: its servers stopped (SIGTERM, SIGKILL after
- * GRACEMS), its unfinished commit finished (and WARN told), its unfinished output removed
- * (partial disks only: names reserved by setup), its private log dir and W
- * removed. A record that names anything setup would not have made, or a
+ * Undo what W records: its servers stopped (SIGTERM, SIGKILL after 2 s),
+ * its unfinished commit finished (and WARN told), its unfinished output
+ * removed (partial disks only: names reserved by setup), its private log
+ * dir and W removed. A record that names anything setup would not have made, or a
  * commit that cannot be finished, is an error and W stays.
  */
-export async function cleanupWorkDir(w: WorkDir, log: Logger = silentLogger(), warn: (message: string) => void = () => {}, graceMs = 2000): Promise<void> {
+export async function cleanupWorkDir(w: WorkDir, log: Logger = silentLogger(), warn: (message: string) => void = () => {}): Promise<void> {
   // A record that names anything setup would not have made is refused
   // before anything is done (state-file.ts): the dir has been tampered with.
   const state = await readOutputState(w);
   const job = await readJobRecord(w.path);
-  await Promise.all(pidfilesIn(w.path).map((p) => stopByPidfile(p, graceMs)));
+  await Promise.all(pidfilesIn(w.path).map((p) => stopByPidfile(p, 2000)));
   // A conversion killed with the job leaves libguestfs's socket dir in /tmp.
   await removeRecordedSocketDirs(w.path, log);
   // An in-place commit cut short is finished before anything goes (its

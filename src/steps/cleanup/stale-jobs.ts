@@ -7,13 +7,8 @@
 // dir is judged stale again just before, and undone under its lock. A dir
 // that cannot be undone (a record that names what setup would not have
 // made, a commit that cannot be finished) stays; the others go on.
-import { rm } from 'node:fs/promises';
 import { describeError } from '../../errors.js';
-import { silentLogger } from '../../log/config.js';
-import { withWorkDirLock } from '../../workdir/lock.js';
 import { defaultParent, findStaleJobs, staleAt, type StaleJob } from '../../workdir/stale.js';
-import { openWorkDir } from '../../workdir/workdir.js';
-import { cleanupStep } from './step.js';
 
 export interface StaleCleanup {
   /** The dirs undone and removed (or, the user's own, emptied). */
@@ -22,21 +17,23 @@ export interface StaleCleanup {
   kept: { dir: string; reason: string }[];
 }
 
-/** Undo every stale job under PARENT (default $TMPDIR); what the user should hear of (a commit finished) goes to WARN. */
+/**
+ * Undo every stale job under PARENT (default $TMPDIR) with CLEANUP, the
+ * one cleanup of a dir from its records (the step API's `cleanup`: the
+ * cleanup step under the dir's lock).
+ */
 export async function cleanupStaleJobs(
   parent: string = defaultParent(),
-  signal: AbortSignal = new AbortController().signal,
-  warn: (message: string) => void = () => {},
+  signal: AbortSignal,
+  cleanup: (dir: string) => Promise<void>,
 ): Promise<StaleCleanup> {
   const r: StaleCleanup = { cleaned: [], kept: [] };
   for (const job of await findStaleJobs(parent)) {
     signal.throwIfAborted();
     const again = await staleAt(job.dir);
     if (!again) continue;
-    const w = openWorkDir(job.dir, () => rm(job.dir, { recursive: true, force: true }));
-    const ctx = { workdir: w, log: silentLogger(), signal, warn, detach: true };
     try {
-      await withWorkDirLock(w, 'v2v cleanup --stale', () => cleanupStep.run(ctx, { ok: false, fromRecords: true }));
+      await cleanup(job.dir);
       r.cleaned.push(again);
     } catch (err) {
       r.kept.push({ dir: job.dir, reason: describeError(err) });
